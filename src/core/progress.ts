@@ -44,6 +44,11 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest slot, so that a window clogged by lost appends can probe again. */
+  freeFirst(): void {
+    if (this.count > 0) this.freeUpTo(this.lastIndexes[this.head]!);
+  }
+
   isFull(maxCount: number, maxBytes: number): boolean {
     return this.count >= maxCount || this.bytesInFlight >= maxBytes;
   }

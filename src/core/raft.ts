@@ -100,6 +100,8 @@ export class RaftCore {
   private readonly votes = new Map<NodeId, boolean>();
   private readonly reads = new ReadIndexQueue();
   private leadTransferee: NodeId | null = null;
+  /** Set once this leader sent TimeoutNow: no more lease reads in this term. */
+  private leaseRevoked = false;
   /** Index of the latest configuration entry the leader appended; a new change waits for its commit. */
   private pendingConfIndex = 0;
   private catchup: Catchup | null = null;
@@ -244,7 +246,9 @@ export class RaftCore {
     if (this.options.priorityOf(chosen) === 0) throw new RaftError("EPERM", `${chosen} has priority 0 and may never lead`);
     this.leadTransferee = chosen;
     this.electionElapsed = 0; // the transfer gives up after one election timeout
-    if (this.progress.get(chosen)!.match === this.log.lastIndex()) this.sendTimeoutNow(chosen);
+    const pr = this.progress.get(chosen)!;
+    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(chosen);
+    else this.sendAppend(chosen, pr, true); // bring it up to date; TimeoutNow follows its answer
   }
 
   /** Starts an election now (thesis §3.4), honouring pre-vote. */
@@ -441,6 +445,7 @@ export class RaftCore {
     this.votes.clear();
     this.progress.clear();
     this.leadTransferee = null;
+    this.leaseRevoked = false;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
   }
@@ -774,6 +779,14 @@ export class RaftCore {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.probeSent = false;
+    if (pr.match < this.log.lastIndex()) {
+      // The follower is behind and may have lost appends: an append (empty if need be)
+      // either carries what is missing or draws a rejection that resets the window.
+      if (pr.state === "replicate" && pr.inflights.isFull(this.options.maxInflightAppends, this.options.maxInflightBytes)) {
+        pr.inflights.freeFirst();
+      }
+      this.sendAppend(m.from, pr, true);
+    }
     pr.ackedReadSeq = Math.max(pr.ackedReadSeq, m.readSeq);
     pr.ackedSentTick = Math.max(pr.ackedSentTick, m.sentTick);
     const conf = this.configs.current();
@@ -796,7 +809,7 @@ export class RaftCore {
       this.answerRead(context, commit, null, from); // we alone are a quorum
       return;
     }
-    if (this.options.readOnly === "lease" && this.leadTransferee === null && this.leaseValid()) {
+    if (this.options.readOnly === "lease" && !this.leaseRevoked && this.leaseValid()) {
       this.answerRead(context, commit, null, from);
       return;
     }
@@ -999,6 +1012,9 @@ export class RaftCore {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The target may win at any time from now on, even after we abandon the transfer,
+    // and its forced election ignores the voters' leases: ours is void for this term.
+    this.leaseRevoked = true;
     this.send({ type: "timeoutNow", from: this.id, to, term: this.currentTerm });
   }
 
