@@ -7,21 +7,13 @@
 import { RaftError, type RaftErrorCode } from "../errors.js";
 import { assertIndex, invariant } from "./assert.js";
 import { ConfigLog } from "./config-log.js";
-import {
-  Configuration,
-  decodeConfState,
-  encodeConfState,
-  leaveJoint,
-  nextConfiguration,
-  type ConfChangeMode,
-  type ConfChangeTarget,
-} from "./configuration.js";
+import { Configuration, decodeConfState, type ConfChangeMode, type ConfChangeTarget } from "./configuration.js";
+import { Leadership, type LeaderHost } from "./leader.js";
 import type { LogReader } from "./log-reader.js";
 import type {
   AppendRequest,
   AppendResponse,
   HeartbeatRequest,
-  HeartbeatResponse,
   Message,
   PreVoteRequest,
   PreVoteResponse,
@@ -30,12 +22,12 @@ import type {
   VoteResponse,
 } from "./messages.js";
 import { resolveCoreOptions, type CoreOptions } from "./options.js";
-import { Progress, type ProgressState } from "./progress.js";
+import { ElectionPriority } from "./priority.js";
+import type { ProgressState } from "./progress.js";
 import type { RandomSource } from "./random.js";
 import { RaftLog } from "./raft-log.js";
-import { ReadIndexQueue } from "./read-index.js";
 import type { ConfChangeResult, ReadState, Ready, Role, SoftState } from "./ready.js";
-import { entryBytes, EntryType, hardStateEquals, type ConfState, type Entry, type HardState, type NodeId } from "./types.js";
+import { EntryType, hardStateEquals, type ConfState, type Entry, type HardState, type NodeId } from "./types.js";
 
 export interface CoreConfig {
   id: NodeId;
@@ -64,15 +56,6 @@ export interface CoreStatus {
   progress: Record<NodeId, { match: number; next: number; state: ProgressState }> | null;
 }
 
-/** A membership change waiting for its new voters to catch up (thesis §4.2.1). */
-interface Catchup {
-  readonly requestId: string;
-  readonly target: Configuration;
-  readonly nodes: readonly NodeId[];
-  matchSum: number;
-  ticksWithoutProgress: number;
-}
-
 type CampaignKind = "preVote" | "vote" | "transfer";
 
 export class RaftCore {
@@ -90,26 +73,15 @@ export class RaftCore {
   /** The core's own clock, in ticks; the lease is measured on it. */
   private tickCount = 0;
   private electionElapsed = 0;
-  private heartbeatElapsed = 0;
   private randomizedElectionTicks = 0;
   /** Ticks since a leader was last heard from (start-up counts as contact in lease mode). */
   private ticksSinceLeaderContact: number;
 
-  /** The leader's view of every other member, and of peers catching up. */
-  private readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
-  private readonly reads = new ReadIndexQueue();
-  private leadTransferee: NodeId | null = null;
-  /** Set once this leader sent TimeoutNow: no more lease reads in this term. */
-  private leaseRevoked = false;
-  /** Index of the latest configuration entry the leader appended; a new change waits for its commit. */
-  private pendingConfIndex = 0;
-  private catchup: Catchup | null = null;
-  /** Proposals appended by this leader and not yet committed, oldest first, for the EBUSY bound. */
-  private uncommitted: { index: number; bytes: number }[] = [];
-  private uncommittedBytes = 0;
-  private targetPriority = -1;
-  private timeoutsBelowTargetPriority = 0;
+  /** Present exactly while this node is the leader. */
+  private leadership: Leadership | null = null;
+  private readonly leaderHost: LeaderHost;
+  private readonly priority: ElectionPriority;
 
   private msgs: Message[] = [];
   private msgsAfterPersist: Message[] = [];
@@ -134,16 +106,20 @@ export class RaftCore {
     this.persistedHardState = { term: hs.term, vote: hs.vote, commit: this.log.committed };
     this.configs = new ConfigLog(snapshot.index, new Configuration(snapshot.conf));
     this.loadConfigurationsFromLog();
+    // In lease mode a restarted node waits an election timeout before it votes:
+    // it may have acknowledged a leader's lease just before it stopped.
     this.ticksSinceLeaderContact = this.options.readOnly === "lease" ? 0 : this.options.electionTicks;
-    this.resetTargetPriority();
+    this.priority = new ElectionPriority(this.options.priorityOf, this.options.priorityDecayGap);
+    this.priority.reset(this.configs.current().allVoters());
     this.resetRandomizedElectionTicks();
+    this.leaderHost = this.makeLeaderHost();
   }
 
   // ---------------------------------------------------------------- inputs
 
   tick(): void {
     this.tickCount++;
-    if (this.role === "leader") this.tickLeader();
+    if (this.leadership) this.leadership.tick();
     else this.tickElection();
   }
 
@@ -162,7 +138,7 @@ export class RaftCore {
         this.handleVoteRequest(m);
         return;
       case "readIndex":
-        if (this.role === "leader") this.leaderReadIndex(m.context, m.from);
+        if (this.leadership) this.leadership.readIndex(m.context, m.from);
         else this.send({ type: "readIndexResp", from: this.id, to: m.from, term: this.currentTerm, context: m.context, index: -1, error: "ENOTLEADER" });
         return;
     }
@@ -182,18 +158,7 @@ export class RaftCore {
 
   /** Appends a command; returns where it will be if it commits. */
   propose(data: Uint8Array): { index: number; term: number } {
-    this.requireLeader();
-    if (this.leadTransferee !== null) {
-      throw new RaftError("EBUSY", `leadership is being transferred to ${this.leadTransferee}; retry on the new leader`);
-    }
-    const bytes = data.byteLength + 24;
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > this.options.maxUncommittedBytes) {
-      throw new RaftError("EBUSY", `${this.uncommittedBytes} bytes of proposals are not yet committed (limit ${this.options.maxUncommittedBytes}); slow down and retry`);
-    }
-    const entry = this.appendLeaderEntry(EntryType.Normal, data);
-    this.uncommitted.push({ index: entry.index, bytes });
-    this.uncommittedBytes += bytes;
-    return { index: entry.index, term: entry.term };
+    return this.requireLeader().propose(data);
   }
 
   /**
@@ -201,31 +166,13 @@ export class RaftCore {
    * a configuration entry is appended (reported in Ready.confChangeResults).
    */
   proposeConfChange(target: ConfChangeTarget, requestId: string, mode: ConfChangeMode = "auto"): void {
-    this.requireLeader();
-    if (this.leadTransferee !== null) throw new RaftError("EBUSY", "a leadership transfer is in progress; retry after it");
-    this.requireCommittedInTerm();
-    if (this.catchup !== null || this.pendingConfIndex > this.log.committed || this.configs.current().isJoint()) {
-      throw new RaftError("EBUSY", "another membership change is in progress; retry once it completes");
-    }
-    const current = this.configs.current();
-    const next = nextConfiguration(current, target, mode);
-    const lagging = next
-      .allVoters()
-      .filter((id) => id !== this.id && !current.isVoter(id) && !this.isCaughtUp(id));
-    if (lagging.length === 0) {
-      this.appendConfiguration(next, requestId);
-      return;
-    }
-    for (const id of lagging) {
-      if (!this.progress.has(id)) this.progress.set(id, this.newProgress());
-    }
-    this.catchup = { requestId, target: next, nodes: lagging, matchSum: this.catchupMatchSum(lagging), ticksWithoutProgress: 0 };
+    this.requireLeader().proposeConfChange(target, requestId, mode);
   }
 
   /** Asks for a linearizable read point; the answer comes in Ready.readStates. */
   readIndex(context: string): void {
-    if (this.role === "leader") {
-      this.leaderReadIndex(context, null);
+    if (this.leadership) {
+      this.leadership.readIndex(context, null);
       return;
     }
     if (this.leaderId === null) throw new RaftError("ENOTLEADER", "no leader is known; retry after an election", null);
@@ -234,21 +181,7 @@ export class RaftCore {
 
   /** Hands leadership to `target` (or the most up-to-date voter when null), thesis §3.10. */
   transferLeadership(target: NodeId | null): void {
-    this.requireLeader();
-    if (this.catchup !== null || this.pendingConfIndex > this.log.committed || this.configs.current().isJoint()) {
-      throw new RaftError("EBUSY", "a membership change is in progress; transfer leadership after it completes");
-    }
-    const conf = this.configs.current();
-    const chosen = target ?? this.mostUpToDateVoter();
-    if (chosen === null) throw new RaftError("EINVAL", "there is no other voter to transfer leadership to");
-    if (chosen === this.id) return;
-    if (!conf.voters.has(chosen)) throw new RaftError("EINVAL", `${chosen} is not a voter of the current configuration`);
-    if (this.options.priorityOf(chosen) === 0) throw new RaftError("EPERM", `${chosen} has priority 0 and may never lead`);
-    this.leadTransferee = chosen;
-    this.electionElapsed = 0; // the transfer gives up after one election timeout
-    const pr = this.progress.get(chosen)!;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(chosen);
-    else this.sendAppend(chosen, pr, true); // bring it up to date; TimeoutNow follows its answer
+    this.requireLeader().transfer(target);
   }
 
   /** Starts an election now (thesis §3.4), honouring pre-vote. */
@@ -259,23 +192,18 @@ export class RaftCore {
 
   /** The runtime tells the leader whether a snapshot reached `peer`. */
   reportSnapshot(peer: NodeId, ok: boolean): void {
-    const pr = this.role === "leader" ? this.progress.get(peer) : undefined;
-    if (pr?.state !== "snapshot") return;
-    if (!ok) pr.pendingSnapshot = 0;
-    pr.becomeProbe();
-    pr.probeSent = true; // wait for a heartbeat answer before probing again
+    this.leadership?.reportSnapshot(peer, ok);
   }
 
   reportUnreachable(peer: NodeId): void {
-    const pr = this.role === "leader" ? this.progress.get(peer) : undefined;
-    if (pr?.state === "replicate") pr.becomeProbe();
+    this.leadership?.reportUnreachable(peer);
   }
 
   // ---------------------------------------------------------------- output
 
   hasReady(): boolean {
     if (this.outstanding !== null) return false;
-    this.flush();
+    this.leadership?.flush();
     const unstable = this.log.unstable();
     return (
       this.msgs.length > 0 ||
@@ -292,7 +220,7 @@ export class RaftCore {
 
   ready(): Ready {
     invariant(this.outstanding === null, "ready() called again before advance()");
-    this.flush();
+    this.leadership?.flush();
     const hardState = this.hardState();
     invariant(hardState.term >= this.persistedHardState.term, "terms never go back");
     invariant(hardState.commit >= this.persistedHardState.commit, "the commit index never decreases");
@@ -325,7 +253,7 @@ export class RaftCore {
    * send them while a Ready is still being written (the leader's appends).
    */
   takeMessages(): Message[] {
-    this.flush();
+    this.leadership?.flush();
     const out = this.msgs;
     this.msgs = [];
     return out;
@@ -335,17 +263,15 @@ export class RaftCore {
     invariant(this.outstanding === ready, "advance() must be given the outstanding Ready");
     this.outstanding = null;
     if (ready.hardState) this.persistedHardState = ready.hardState;
-    if (ready.snapshot) {
-      this.log.stableSnapshotTo(ready.snapshot.index);
-    }
+    if (ready.snapshot) this.log.stableSnapshotTo(ready.snapshot.index);
     if (ready.entries.length > 0) {
       const last = ready.entries[ready.entries.length - 1]!;
       this.log.stableTo(last.index, last.term);
     }
     if (ready.committedEntries.length > 0) this.log.applied = this.log.applying;
     this.configs.compactTo(this.log.storage.snapshotMeta().index);
-    if (this.role === "leader") {
-      this.maybeCommit();
+    if (this.leadership) {
+      this.leadership.maybeCommit(); // our own log grew durable
     } else if (this.role === "candidate" && this.persistedHardState.term === this.currentTerm && this.persistedHardState.vote === this.id) {
       // Our own vote counts only once it is durable, like any other vote.
       if (!this.votes.has(this.id)) this.recordVote(this.id, true);
@@ -355,12 +281,6 @@ export class RaftCore {
   // ---------------------------------------------------------------- queries
 
   status(): CoreStatus {
-    let progress: CoreStatus["progress"] = null;
-    if (this.role === "leader") {
-      progress = {};
-      progress[this.id] = { match: this.log.stableIndex(), next: this.log.lastIndex() + 1, state: "replicate" };
-      for (const [id, pr] of this.progress) progress[id] = { match: pr.match, next: pr.next, state: pr.state };
-    }
     return {
       id: this.id,
       role: this.role,
@@ -372,8 +292,8 @@ export class RaftCore {
       firstIndex: this.log.firstIndex(),
       lastIndex: this.log.lastIndex(),
       conf: this.configs.current().toState(),
-      leadTransferee: this.leadTransferee,
-      progress,
+      leadTransferee: this.leadership?.transferee ?? null,
+      progress: this.leadership?.progressStatus() ?? null,
     };
   }
 
@@ -395,8 +315,10 @@ export class RaftCore {
   private becomeFollower(term: number, leaderId: NodeId | null): void {
     this.reset(term);
     this.role = "follower";
-    this.leaderId = leaderId;
-    if (leaderId !== null) this.heardFromLeader();
+    if (leaderId !== null) {
+      this.foundLeader(leaderId);
+      this.heardFromLeader();
+    }
   }
 
   private becomePreCandidate(): void {
@@ -421,13 +343,7 @@ export class RaftCore {
     this.reset(this.currentTerm);
     this.role = "leader";
     this.leaderId = this.id;
-    for (const id of this.configs.current().members()) {
-      if (id !== this.id) this.progress.set(id, this.newProgress());
-    }
-    // No membership change until an entry of this term commits (thesis §4.1, the single-server bug fix).
-    this.pendingConfIndex = this.log.lastIndex();
-    // A no-op entry commits this term and with it every earlier entry (§5.4.2, §8).
-    this.appendLeaderEntry(EntryType.Noop, new Uint8Array(0));
+    this.leadership = new Leadership(this.leaderHost);
   }
 
   /** What every role change does: new term (when it changes), clear per-role state. */
@@ -437,38 +353,54 @@ export class RaftCore {
       this.currentTerm = term;
       this.vote = null;
     }
-    if (this.role === "leader") this.failLeaderWork();
+    if (this.leadership) {
+      const lost = this.leadership;
+      this.leadership = null;
+      lost.abandon();
+    }
     this.leaderId = null;
     this.electionElapsed = 0;
-    this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTicks();
     this.votes.clear();
-    this.progress.clear();
-    this.leadTransferee = null;
-    this.leaseRevoked = false;
-    this.uncommitted = [];
-    this.uncommittedBytes = 0;
-  }
-
-  /** Leadership is lost: fail what waits on it, so callers hear at once. */
-  private failLeaderWork(): void {
-    for (const read of this.reads.drain()) this.answerRead(read.context, -1, "ESTEPPEDDOWN", read.from);
-    if (this.catchup !== null) {
-      this.finishCatchup("ESTEPPEDDOWN", "leadership was lost while new peers were catching up");
-    }
   }
 
   private heardFromLeader(): void {
     this.ticksSinceLeaderContact = 0;
-    this.timeoutsBelowTargetPriority = 0;
-    this.resetTargetPriority();
+  }
+
+  /** A leader is known again: elections by priority start over from the top. */
+  private foundLeader(leader: NodeId): void {
+    this.leaderId = leader;
+    this.priority.reset(this.configs.current().allVoters());
   }
 
   private resetRandomizedElectionTicks(): void {
     this.randomizedElectionTicks = this.options.electionTicks + this.random.nextInt(this.options.electionTicks);
   }
 
-  // ---------------------------------------------------------------- ticks
+  /** The view of this core a Leadership works through. */
+  private makeLeaderHost(): LeaderHost {
+    const core = this;
+    return {
+      id: this.id,
+      options: this.options,
+      log: this.log,
+      configs: this.configs,
+      get term() {
+        return core.currentTerm;
+      },
+      get now() {
+        return core.tickCount;
+      },
+      send: (m) => this.send(m),
+      deliverReadState: (state) => this.readStates.push(state),
+      deliverConfChangeResult: (result) => this.confChangeResults.push(result),
+      appendToLog: (entries) => this.appendToLog(entries),
+      stepDown: () => this.becomeFollower(this.currentTerm, null),
+    };
+  }
+
+  // ---------------------------------------------------------------- elections
 
   private tickElection(): void {
     this.electionElapsed++;
@@ -476,60 +408,12 @@ export class RaftCore {
     if (!this.promotable() || this.electionElapsed < this.randomizedElectionTicks) return;
     this.electionElapsed = 0;
     this.resetRandomizedElectionTicks();
-    if (!this.priorityAllowsElection()) return;
+    if (!this.priority.allowsElection(this.id)) return;
     this.startCampaign(this.options.preVote ? "preVote" : "vote");
   }
 
-  private tickLeader(): void {
-    this.heartbeatElapsed++;
-    this.electionElapsed++;
-    this.tickCatchup();
-    if (this.electionElapsed >= this.options.electionTicks) {
-      this.electionElapsed = 0;
-      if (this.options.checkQuorum && !this.quorumActive()) {
-        // Check-quorum (thesis §6.2): a leader cut off from a majority steps down.
-        this.becomeFollower(this.currentTerm, null);
-        return;
-      }
-      this.leadTransferee = null; // a transfer not done within an election timeout is abandoned
-    }
-    if (this.heartbeatElapsed >= this.options.heartbeatTicks) {
-      this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
-    }
-  }
-
-  private quorumActive(): boolean {
-    const active = this.configs.current().vote((id) => id === this.id || this.progress.get(id)?.recentActive === true);
-    for (const pr of this.progress.values()) pr.recentActive = false;
-    return active === "won";
-  }
-
-  // ---------------------------------------------------------------- elections
-
   private promotable(): boolean {
     return this.configs.current().isVoter(this.id) && this.log.unstable().snapshot === null;
-  }
-
-  /** SOFAJraft's priority election: only a peer at or above the target priority runs; the target decays. */
-  private priorityAllowsElection(): boolean {
-    const priority = this.options.priorityOf(this.id);
-    if (priority === -1) return true;
-    if (priority === 0) return false;
-    if (priority >= this.targetPriority) return true;
-    this.timeoutsBelowTargetPriority++;
-    if (this.timeoutsBelowTargetPriority > 1) {
-      const gap = Math.max(this.options.priorityDecayGap, Math.floor(this.targetPriority / 5));
-      this.targetPriority = Math.max(1, this.targetPriority - gap);
-      this.timeoutsBelowTargetPriority = 0;
-    }
-    return priority >= this.targetPriority;
-  }
-
-  private resetTargetPriority(): void {
-    let target = -1;
-    for (const id of this.configs.current().allVoters()) target = Math.max(target, this.options.priorityOf(id));
-    this.targetPriority = target;
   }
 
   private startCampaign(kind: CampaignKind): void {
@@ -675,9 +559,7 @@ export class RaftCore {
   private followLeader(leader: NodeId): void {
     invariant(this.leaderId === null || this.leaderId === leader, () => `two leaders in term ${this.currentTerm}: ${this.leaderId} and ${leader}`);
     this.electionElapsed = 0;
-    if (this.leaderId === null) {
-      this.leaderId = leader;
-    }
+    if (this.leaderId === null) this.foundLeader(leader);
     this.heardFromLeader();
   }
 
@@ -735,10 +617,10 @@ export class RaftCore {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case "appendResp":
-        this.handleAppendResponse(m);
+        this.leadership!.handleAppendResponse(m);
         return;
       case "heartbeatResp":
-        this.handleHeartbeatResponse(m);
+        this.leadership!.handleHeartbeatResponse(m);
         return;
       case "append":
       case "heartbeat":
@@ -748,136 +630,6 @@ export class RaftCore {
       default:
         return;
     }
-  }
-
-  private handleAppendResponse(m: AppendResponse): void {
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.recentActive = true;
-    if (m.reject) {
-      const matchHint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
-      if (pr.maybeDecreaseTo(m.index, matchHint) && pr.state === "replicate") pr.becomeProbe();
-      return;
-    }
-    if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === "probe")) return;
-    if (pr.state === "probe") {
-      pr.becomeReplicate();
-    } else if (pr.state === "snapshot" && pr.match + 1 >= this.log.firstIndex()) {
-      pr.becomeProbe();
-      pr.becomeReplicate();
-    } else if (pr.state === "replicate") {
-      pr.inflights.freeUpTo(m.index);
-    }
-    this.maybeCommit();
-    if (this.role !== "leader") return;
-    this.checkCatchup();
-    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
-  }
-
-  private handleHeartbeatResponse(m: HeartbeatResponse): void {
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    pr.recentActive = true;
-    pr.probeSent = false;
-    if (pr.match < this.log.lastIndex()) {
-      // The follower is behind and may have lost appends: an append (empty if need be)
-      // either carries what is missing or draws a rejection that resets the window.
-      if (pr.state === "replicate" && pr.inflights.isFull(this.options.maxInflightAppends, this.options.maxInflightBytes)) {
-        pr.inflights.freeFirst();
-      }
-      this.sendAppend(m.from, pr, true);
-    }
-    pr.ackedReadSeq = Math.max(pr.ackedReadSeq, m.readSeq);
-    pr.ackedSentTick = Math.max(pr.ackedSentTick, m.sentTick);
-    const conf = this.configs.current();
-    const confirmed = conf.quorumValue((id) => (id === this.id ? Number.MAX_SAFE_INTEGER : (this.progress.get(id)?.ackedReadSeq ?? 0)));
-    for (const read of this.reads.release(confirmed)) this.answerRead(read.context, read.index, null, read.from);
-  }
-
-  private leaderReadIndex(context: string, from: NodeId | null): void {
-    const refuse = (code: RaftErrorCode, message: string): void => {
-      if (from === null) throw new RaftError(code, message);
-      this.answerRead(context, -1, code, from);
-    };
-    if (this.log.term(this.log.committed) !== this.currentTerm) {
-      refuse("EAGAIN", "the new leader has not yet committed an entry of its term; retry shortly");
-      return;
-    }
-    const commit = this.log.committed;
-    const conf = this.configs.current();
-    if (conf.quorumValue((id) => (id === this.id ? 1 : 0)) === 1) {
-      this.answerRead(context, commit, null, from); // we alone are a quorum
-      return;
-    }
-    if (this.options.readOnly === "lease" && !this.leaseRevoked && this.leaseValid()) {
-      this.answerRead(context, commit, null, from);
-      return;
-    }
-    if (this.reads.size >= this.options.maxPendingReads) {
-      refuse("EBUSY", `${this.reads.size} reads are waiting for confirmation (limit ${this.options.maxPendingReads}); retry later`);
-      return;
-    }
-    this.reads.add(context, commit, from);
-  }
-
-  /**
-   * The lease: no other leader can exist until electionTicks after the newest
-   * heartbeat a quorum acknowledged was sent, since those voters ignore
-   * elections that long; leaseRatioPct leaves a margin for clock drift.
-   */
-  private leaseValid(): boolean {
-    const conf = this.configs.current();
-    const sentTick = conf.quorumValue((id) => (id === this.id ? this.tickCount : (this.progress.get(id)?.ackedSentTick ?? Number.MIN_SAFE_INTEGER)));
-    const leaseTicks = Math.floor((this.options.electionTicks * this.options.leaseRatioPct) / 100);
-    return this.tickCount < sentTick + leaseTicks;
-  }
-
-  private answerRead(context: string, index: number, error: RaftErrorCode | null, to: NodeId | null): void {
-    if (to === null || to === this.id) this.readStates.push({ context, index, error });
-    else this.send({ type: "readIndexResp", from: this.id, to, term: this.currentTerm, context, index, error });
-  }
-
-  private maybeCommit(): void {
-    const conf = this.configs.current();
-    const quorumIndex = conf.quorumValue((id) => (id === this.id ? this.log.stableIndex() : (this.progress.get(id)?.match ?? 0)));
-    // Only an entry of the current term commits by counting replicas (§5.4.2, Figure 8).
-    if (quorumIndex <= this.log.committed || this.log.term(quorumIndex) !== this.currentTerm) return;
-    this.log.commitTo(quorumIndex);
-    this.onLeaderCommitAdvanced();
-  }
-
-  private onLeaderCommitAdvanced(): void {
-    const committed = this.log.committed;
-    let done = 0;
-    while (done < this.uncommitted.length && this.uncommitted[done]!.index <= committed) {
-      this.uncommittedBytes -= this.uncommitted[done]!.bytes;
-      done++;
-    }
-    if (done > 0) this.uncommitted.splice(0, done);
-    const conf = this.configs.current();
-    if (this.configs.currentIndex() > committed) return;
-    if (conf.isJoint()) {
-      // The joint configuration is committed: move on to the new one by ourselves (thesis §4.3).
-      this.appendConfiguration(leaveJoint(conf), null);
-    } else if (!conf.isVoter(this.id)) {
-      // Removed, and the configuration without us is committed: step down (thesis §4.2.2),
-      // handing over to the most up-to-date voter so the cluster does not wait for a timeout.
-      const successor = this.mostUpToDateVoter();
-      if (successor !== null && this.progress.get(successor)!.match === this.log.lastIndex()) this.sendTimeoutNow(successor);
-      this.becomeFollower(this.currentTerm, null);
-    }
-  }
-
-  private appendLeaderEntry(type: EntryType, data: Uint8Array): Entry {
-    const entry: Entry = { index: this.log.lastIndex() + 1, term: this.currentTerm, type, data };
-    this.appendToLog([entry]);
-    return entry;
-  }
-
-  private appendConfiguration(conf: Configuration, requestId: string | null): void {
-    const entry = this.appendLeaderEntry(EntryType.Config, encodeConfState(conf.toState()));
-    this.pendingConfIndex = entry.index;
-    if (requestId !== null) this.confChangeResults.push({ requestId, index: entry.index, error: null, message: null });
   }
 
   /** Appends to our log; configuration entries take effect right away (thesis §4.1). */
@@ -897,126 +649,11 @@ export class RaftCore {
   }
 
   private onConfigurationChanged(): void {
-    this.resetTargetPriority();
-    if (this.role !== "leader") return;
-    const conf = this.configs.current();
-    const keep = new Set([...conf.members(), ...(this.catchup?.nodes ?? [])]);
-    for (const id of keep) {
-      if (id !== this.id && !this.progress.has(id)) this.progress.set(id, this.newProgress());
-    }
-    for (const id of [...this.progress.keys()]) if (!keep.has(id)) this.progress.delete(id);
-    if (this.leadTransferee !== null && !conf.voters.has(this.leadTransferee)) this.leadTransferee = null;
+    this.priority.reset(this.configs.current().allVoters());
+    this.leadership?.onConfigurationChanged();
   }
 
-  private newProgress(): Progress {
-    const pr = new Progress(this.log.lastIndex() + 1);
-    pr.recentActive = true; // a new peer gets one election timeout before counting as dead
-    return pr;
-  }
-
-  // ---------------------------------------------------------------- catch-up
-
-  private isCaughtUp(id: NodeId): boolean {
-    const pr = this.progress.get(id);
-    return pr !== undefined && pr.match + this.options.catchupMargin >= this.log.lastIndex();
-  }
-
-  private catchupMatchSum(nodes: readonly NodeId[]): number {
-    let sum = 0;
-    for (const id of nodes) sum += this.progress.get(id)?.match ?? 0;
-    return sum;
-  }
-
-  private checkCatchup(): void {
-    const catchup = this.catchup;
-    if (catchup === null || !catchup.nodes.every((id) => this.isCaughtUp(id))) return;
-    this.catchup = null;
-    this.appendConfiguration(catchup.target, catchup.requestId);
-  }
-
-  /** New voters must make progress; one that stalls for two election timeouts fails the change (ECATCHUP). */
-  private tickCatchup(): void {
-    const catchup = this.catchup;
-    if (catchup === null) return;
-    const sum = this.catchupMatchSum(catchup.nodes);
-    const snapshotting = catchup.nodes.some((id) => this.progress.get(id)?.state === "snapshot");
-    if (sum > catchup.matchSum || snapshotting) {
-      catchup.matchSum = sum;
-      catchup.ticksWithoutProgress = 0;
-      return;
-    }
-    if (++catchup.ticksWithoutProgress >= 2 * this.options.electionTicks) {
-      const stalled = catchup.nodes.filter((id) => !this.isCaughtUp(id)).join(", ");
-      this.finishCatchup("ECATCHUP", `${stalled} did not catch up with the leader's log; check that the peer is running and reachable`);
-    }
-  }
-
-  private finishCatchup(code: RaftErrorCode, message: string): void {
-    const catchup = this.catchup!;
-    this.catchup = null;
-    this.confChangeResults.push({ requestId: catchup.requestId, index: -1, error: code, message });
-    if (this.role === "leader") this.onConfigurationChanged(); // drop progress of peers that are not members
-  }
-
-  // ---------------------------------------------------------------- sending
-
-  /** Work deferred so that many inputs share one round of messages: appends, commit news, read rounds. */
-  private flush(): void {
-    if (this.role !== "leader") return;
-    if (this.reads.needsBroadcast()) this.broadcastHeartbeat();
-    for (const [id, pr] of this.progress) {
-      while (this.sendAppend(id, pr, false)) {
-        // as much as the in-flight window allows
-      }
-      if (pr.sentCommit < this.log.committed) this.sendAppend(id, pr, true);
-    }
-  }
-
-  private sendAppend(to: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
-    if (pr.isPaused(this.options.maxInflightAppends, this.options.maxInflightBytes)) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.log.term(prevIndex);
-    if (prevTerm === undefined) return this.sendSnapshot(to, pr);
-    const lastIndex = this.log.lastIndex();
-    let entries: Entry[] = [];
-    if (pr.next <= lastIndex) {
-      const room = Math.max(1, Math.min(this.options.maxBytesPerAppend, this.options.maxInflightBytes - pr.inflights.bytes));
-      entries = this.log.entries(pr.next, Math.min(lastIndex + 1, pr.next + this.options.maxEntriesPerAppend), room);
-    }
-    if (entries.length === 0 && !sendIfEmpty) return false;
-    const commit = this.log.committed;
-    this.send({ type: "append", from: this.id, to, term: this.currentTerm, prevIndex, prevTerm, entries, commit });
-    let bytes = 0;
-    for (const entry of entries) bytes += entryBytes(entry);
-    pr.sentEntries(prevIndex + entries.length, bytes, entries.length);
-    pr.sentCommit = commit;
-    return entries.length > 0;
-  }
-
-  private sendSnapshot(to: NodeId, pr: Progress): boolean {
-    if (!pr.recentActive) return false; // do not ship a snapshot to a peer that looks dead
-    const snapshot = this.log.snapshotMeta();
-    pr.becomeSnapshot(snapshot.index);
-    this.send({ type: "snapshot", from: this.id, to, term: this.currentTerm, snapshot });
-    return false;
-  }
-
-  private broadcastHeartbeat(): void {
-    const readSeq = this.reads.latestSeq();
-    this.reads.markBroadcast(readSeq);
-    for (const [id, pr] of this.progress) {
-      // Never more than the follower's match: its log may not reach our commit yet.
-      const commit = Math.min(pr.match, this.log.committed);
-      this.send({ type: "heartbeat", from: this.id, to: id, term: this.currentTerm, commit, readSeq, sentTick: this.tickCount });
-    }
-  }
-
-  private sendTimeoutNow(to: NodeId): void {
-    // The target may win at any time from now on, even after we abandon the transfer,
-    // and its forced election ignores the voters' leases: ours is void for this term.
-    this.leaseRevoked = true;
-    this.send({ type: "timeoutNow", from: this.id, to, term: this.currentTerm });
-  }
+  // ---------------------------------------------------------------- helpers
 
   private send(m: Message): void {
     this.msgs.push(m);
@@ -1026,32 +663,11 @@ export class RaftCore {
     this.msgsAfterPersist.push(m);
   }
 
-  // ---------------------------------------------------------------- helpers
-
-  private requireLeader(): void {
-    if (this.role !== "leader") {
+  private requireLeader(): Leadership {
+    if (this.leadership === null) {
       throw new RaftError("ENOTLEADER", this.leaderId ? `not the leader; the leader is ${this.leaderId}` : "not the leader, and no leader is known; retry after an election", this.leaderId);
     }
-  }
-
-  private requireCommittedInTerm(): void {
-    if (this.log.term(this.log.committed) !== this.currentTerm) {
-      throw new RaftError("EAGAIN", "the new leader has not yet committed an entry of its term; retry shortly");
-    }
-  }
-
-  private mostUpToDateVoter(): NodeId | null {
-    let best: NodeId | null = null;
-    let bestMatch = -1;
-    for (const id of this.configs.current().voters) {
-      if (id === this.id || this.options.priorityOf(id) === 0) continue;
-      const match = this.progress.get(id)?.match ?? -1;
-      if (match > bestMatch) {
-        best = id;
-        bestMatch = match;
-      }
-    }
-    return best;
+    return this.leadership;
   }
 
   private hardState(): HardState {
