@@ -127,14 +127,35 @@ test("thesis §6.4 a read forwarded to a node that is no longer leader is refuse
   c.core("a").transferLeadership("c"); // a hands over before the read arrives
   c.stabilize();
   assert.equal(c.leader(), "c");
-  // Arriving with its old term, the read is stale: it must not be answered with an index.
+  // b heard of the new term: the leader it asked is gone, so the read fails at once.
+  assert.deepEqual(c.node("b").readStates, [{ context: "late", index: -1, error: "ESTEPPEDDOWN" }]);
+  // Arriving with its old term, the read is stale: a answers nothing.
+  const sent = record(c);
   c.core("a").step(fwd);
   c.stabilize();
-  assert.deepEqual(c.node("b").readStates, []);
+  assert.equal(sent.filter((m) => m.type === "readIndexResp").length, 0);
   // Re-addressed in a's current term (a follower that has not yet heard of the change): refused.
   c.core("a").step({ ...fwd, term: c.core("a").status().term });
   c.stabilize();
-  assert.deepEqual(c.node("b").readStates, [{ context: "late", index: -1, error: "ENOTLEADER" }]);
+  const answers = sent.filter((m) => m.type === "readIndexResp");
+  assert.deepEqual(answers.map((m) => m.type === "readIndexResp" && [m.from, m.to, m.index, m.error]), [["a", "b", -1, "ENOTLEADER"]]);
+  // b no longer waits for that read: the late answer adds nothing.
+  assert.equal(c.node("b").readStates.length, 1);
+});
+
+test("thesis §6.4 a forwarded read whose request was lost fails with ETIMEDOUT after three election timeouts", () => {
+  const c = electedCluster(["a", "b", "c"], "a");
+  c.drop = (m) => m.type === "readIndex";
+  c.core("b").readIndex("lost");
+  c.processReadies();
+  for (let t = 0; t < 3 * E - 1; t++) {
+    c.tick(["a", "b", "c"]);
+    c.stabilize();
+  }
+  assert.deepEqual(c.node("b").readStates, []);
+  c.tick(["a", "b", "c"]);
+  c.stabilize();
+  assert.deepEqual(c.node("b").readStates, [{ context: "lost", index: -1, error: "ETIMEDOUT" }]);
 });
 
 test("thesis §6.4 a partitioned leader never answers a read, and fails it with ESTEPPEDDOWN when check-quorum deposes it", () => {

@@ -422,6 +422,26 @@ describe("proposal back-pressure", () => {
     assert.doesNotThrow(() => a.propose(bytes("x".repeat(100))), "the budget is free again once committed");
   });
 
+  test("a new leader counts the entries it inherited uncommitted against maxUncommittedBytes", () => {
+    const c = new TestCluster(["a", "b", "c"], { maxUncommittedBytes: 300, checkQuorum: false });
+    c.elect("a");
+    c.drop = (m) => m.type === "appendResp"; // the entries reach b and c, but nothing commits
+    for (let i = 0; i < 2; i++) c.core("a").propose(bytes("x".repeat(100)));
+    c.stabilize();
+    assert.equal(c.core("b").lastIndex(), c.core("a").lastIndex(), "setup: b has a's uncommitted entries");
+    c.drop = (m) => m.type === "appendResp" || m.from === "a" || m.to === "a"; // a is cut off too
+    c.queue = c.queue.filter((m) => !c.drop(m));
+    c.elect("b");
+    assert.equal(c.core("b").status().role, "leader");
+    // 2 * 124 inherited bytes: one more 124-byte proposal would pass 300.
+    assert.throws(() => c.core("b").propose(bytes("y".repeat(100))), (e: unknown) => e instanceof RaftError && e.code === "EBUSY");
+    c.drop = (m) => m.from === "a" || m.to === "a";
+    c.tick(["b", "c"]); // a heartbeat round lets c acknowledge: the inherited entries commit with b's no-op
+    c.stabilize();
+    assert.equal(c.core("b").status().commit, c.core("b").lastIndex());
+    assert.doesNotThrow(() => c.core("b").propose(bytes("y".repeat(100))));
+  });
+
   test("a single proposal larger than maxUncommittedBytes is accepted when nothing else is pending", () => {
     const c = new TestCluster(["a", "b", "c"], { maxUncommittedBytes: 100 });
     c.elect("a");

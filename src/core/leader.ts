@@ -13,7 +13,7 @@ import { Progress, type ProgressState } from "./progress.js";
 import type { RaftLog } from "./raft-log.js";
 import { ReadIndexQueue } from "./read-index.js";
 import type { ConfChangeResult, ReadState } from "./ready.js";
-import { entryBytes, EntryType, type Entry, type NodeId } from "./types.js";
+import { ENTRY_OVERHEAD_BYTES, entryBytes, EntryType, type Entry, type NodeId } from "./types.js";
 
 /** What a Leadership needs from the core that owns it. */
 export interface LeaderHost {
@@ -65,8 +65,25 @@ export class Leadership {
     }
     // No membership change until an entry of this term commits (thesis §4.1, the single-server bug fix).
     this.pendingConfIndex = host.log.lastIndex();
+    this.countInheritedUncommitted();
     // A no-op entry commits this term and with it every earlier entry (§5.4.2, §8).
     this.appendEntry(EntryType.Noop, new Uint8Array(0));
+  }
+
+  /** Entries earlier leaders left uncommitted count against the bound too, or each election would add a full allowance. */
+  private countInheritedUncommitted(): void {
+    const log = this.host.log;
+    const last = log.lastIndex();
+    let bytes = 0;
+    for (let index = log.committed + 1; index <= last; ) {
+      const batch = log.entries(index, last + 1, this.host.options.maxBytesPerAppend);
+      for (const entry of batch) bytes += entryBytes(entry);
+      index += batch.length;
+    }
+    if (bytes > 0) {
+      this.uncommitted.push({ index: last, bytes });
+      this.uncommittedBytes = bytes;
+    }
   }
 
   // ---------------------------------------------------------------- requests
@@ -75,7 +92,7 @@ export class Leadership {
     if (this.transferee !== null) {
       throw new RaftError("EBUSY", `leadership is being transferred to ${this.transferee}; retry on the new leader`);
     }
-    const bytes = data.byteLength + 24;
+    const bytes = data.byteLength + ENTRY_OVERHEAD_BYTES;
     const limit = this.host.options.maxUncommittedBytes;
     if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > limit) {
       throw new RaftError("EBUSY", `${this.uncommittedBytes} bytes of proposals are not yet committed (limit ${limit}); slow down and retry`);

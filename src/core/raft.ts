@@ -78,6 +78,8 @@ export class RaftCore {
   private ticksSinceLeaderContact: number;
 
   private readonly votes = new Map<NodeId, boolean>();
+  /** Reads sent to the leader and not yet answered: context -> tick at which to give up. */
+  private readonly forwardedReads = new Map<string, number>();
   /** Present exactly while this node is the leader. */
   private leadership: Leadership | null = null;
   private readonly leaderHost: LeaderHost;
@@ -141,6 +143,12 @@ export class RaftCore {
         if (this.leadership) this.leadership.readIndex(m.context, m.from);
         else this.send({ type: "readIndexResp", from: this.id, to: m.from, term: this.currentTerm, context: m.context, index: -1, error: "ENOTLEADER" });
         return;
+      case "readIndexResp":
+        // Only answers to reads we forwarded and still wait for: a duplicate is dropped.
+        if (this.forwardedReads.delete(m.context)) {
+          this.readStates.push({ context: m.context, index: m.index, error: (m.error as RaftErrorCode | null) ?? null });
+        }
+        return;
     }
     switch (this.role) {
       case "leader":
@@ -169,13 +177,22 @@ export class RaftCore {
     this.requireLeader().proposeConfChange(target, requestId, mode);
   }
 
-  /** Asks for a linearizable read point; the answer comes in Ready.readStates. */
+  /**
+   * Asks for a linearizable read point (thesis §6.4); the answer, or why there is
+   * none, comes in Ready.readStates under the same context, which must be unique
+   * among the reads in progress.
+   */
   readIndex(context: string): void {
     if (this.leadership) {
       this.leadership.readIndex(context, null);
       return;
     }
     if (this.leaderId === null) throw new RaftError("ENOTLEADER", "no leader is known; retry after an election", null);
+    if (this.forwardedReads.size >= this.options.maxPendingReads) {
+      throw new RaftError("EBUSY", `${this.forwardedReads.size} reads wait for the leader's answer (limit ${this.options.maxPendingReads}); retry later`);
+    }
+    // Three election timeouts: check-quorum deposes a cut-off leader within two, and it then answers ESTEPPEDDOWN.
+    this.forwardedReads.set(context, this.tickCount + 3 * this.options.electionTicks);
     this.send({ type: "readIndex", from: this.id, to: this.leaderId, term: this.currentTerm, context });
   }
 
@@ -326,6 +343,7 @@ export class RaftCore {
     // Pre-vote changes neither term nor vote (thesis §9.6).
     this.role = "preCandidate";
     this.leaderId = null;
+    this.failForwardedReads();
     this.votes.clear();
     this.electionElapsed = 0;
     this.resetRandomizedElectionTicks();
@@ -359,9 +377,25 @@ export class RaftCore {
       lost.abandon();
     }
     this.leaderId = null;
+    this.failForwardedReads();
     this.electionElapsed = 0;
     this.resetRandomizedElectionTicks();
     this.votes.clear();
+  }
+
+  /** The leader we asked is gone: its answers may never come, so say so now. */
+  private failForwardedReads(): void {
+    for (const context of this.forwardedReads.keys()) this.readStates.push({ context, index: -1, error: "ESTEPPEDDOWN" });
+    this.forwardedReads.clear();
+  }
+
+  /** A request or its answer may be lost on the way: give up in the end. */
+  private expireForwardedReads(): void {
+    for (const [context, deadline] of this.forwardedReads) {
+      if (deadline > this.tickCount) return; // in insertion order, so the rest are younger
+      this.forwardedReads.delete(context);
+      this.readStates.push({ context, index: -1, error: "ETIMEDOUT" });
+    }
   }
 
   private heardFromLeader(): void {
@@ -403,6 +437,7 @@ export class RaftCore {
   // ---------------------------------------------------------------- elections
 
   private tickElection(): void {
+    this.expireForwardedReads();
     this.electionElapsed++;
     this.ticksSinceLeaderContact++;
     if (!this.promotable() || this.electionElapsed < this.randomizedElectionTicks) return;
@@ -514,9 +549,6 @@ export class RaftCore {
       case "voteResp":
         this.handleVoteResponse(m);
         return;
-      case "readIndexResp":
-        this.readStates.push({ context: m.context, index: m.index, error: (m.error as RaftErrorCode | null) ?? null });
-        return;
       default:
         return;
     }
@@ -547,9 +579,6 @@ export class RaftCore {
       case "timeoutNow":
         // Leadership transfer: campaign at once, skipping pre-vote, past the others' leases.
         this.startCampaign("transfer");
-        return;
-      case "readIndexResp":
-        this.readStates.push({ context: m.context, index: m.index, error: (m.error as RaftErrorCode | null) ?? null });
         return;
       default:
         return;

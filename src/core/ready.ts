@@ -35,6 +35,9 @@ export interface ConfChangeResult {
  * 3. only then send `messagesAfterPersist` (vote grants and append acknowledgements depend on it);
  * 4. apply `committedEntries` in order, deliver `readStates` and `confChangeResults`;
  * 5. call advance(ready).
+ * A "snapshot" message names its snapshot by index: send that one's data, or, if a
+ * newer local snapshot has replaced it meanwhile, call reportSnapshot(peer, false)
+ * and the leader asks again with the newer one.
  */
 export interface Ready {
   readonly softState: SoftState | null;
