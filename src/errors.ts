@@ -2,18 +2,21 @@
  * The one error type of tsraft. Every failure a caller can act on carries a
  * code (stable, for programs) and a message (for people, saying what to do).
  */
-export type RaftErrorCode =
-  | "EINVAL" // bad argument or option
-  | "ENOTLEADER" // this node is not the leader; leaderHint names the one it knows
-  | "EBUSY" // overloaded or another operation in progress; retry later
-  | "EPERM" // not allowed in the current state
-  | "EAGAIN" // not ready yet (e.g. a new leader has not committed in its term)
-  | "ETIMEDOUT" // gave up waiting
-  | "ECATCHUP" // a new peer did not catch up in time
-  | "ESTEPPEDDOWN" // the leader lost leadership before the operation completed
-  | "ESTATEMACHINE" // the user's state machine failed
-  | "ECORRUPT" // data on disk or on the wire is damaged
-  | "ESHUTDOWN"; // the node is stopping or stopped
+export const RAFT_ERROR_CODES = [
+  "EINVAL", // bad argument or option
+  "ENOTLEADER", // this node is not the leader; leaderHint names the one it knows
+  "EBUSY", // overloaded or another operation in progress; retry later
+  "EPERM", // not allowed in the current state
+  "EAGAIN", // not ready yet (e.g. a new leader has not committed in its term)
+  "ETIMEDOUT", // gave up waiting
+  "ECATCHUP", // a new peer did not catch up in time
+  "ESTEPPEDDOWN", // the leader lost leadership before the operation completed
+  "ESTATEMACHINE", // the user's state machine failed
+  "ECORRUPT", // data on disk or on the wire is damaged
+  "ESHUTDOWN", // the node is stopping or stopped
+] as const;
+
+export type RaftErrorCode = (typeof RAFT_ERROR_CODES)[number];
 
 export class RaftError extends Error {
   readonly code: RaftErrorCode;

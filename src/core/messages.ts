@@ -3,6 +3,7 @@
  * transport (or the simulator) carries them. Every message names its sender,
  * its receiver and the sender's term.
  */
+import type { RaftErrorCode } from "../errors.js";
 import { entryBytes, type Entry, type NodeId, type SnapshotMeta } from "./types.js";
 
 interface Envelope {
@@ -97,7 +98,7 @@ export interface ReadIndexResponse extends Envelope {
   readonly context: string;
   /** -1 when the leader refused (then `error` says why). */
   readonly index: number;
-  readonly error: string | null;
+  readonly error: RaftErrorCode | null;
 }
 
 export type Message =

@@ -4,7 +4,7 @@
  * Output: a Ready the caller persists, sends and applies, then acknowledges
  * with advance(). No I/O, no clock, no randomness but the injected source.
  */
-import { RaftError, type RaftErrorCode } from "../errors.js";
+import { RaftError } from "../errors.js";
 import { assertIndex, invariant } from "./assert.js";
 import { ConfigLog } from "./config-log.js";
 import { Configuration, decodeConfState, type ConfChangeMode, type ConfChangeTarget } from "./configuration.js";
@@ -146,7 +146,7 @@ export class RaftCore {
       case "readIndexResp":
         // Only answers to reads we forwarded and still wait for: a duplicate is dropped.
         if (this.forwardedReads.delete(m.context)) {
-          this.readStates.push({ context: m.context, index: m.index, error: (m.error as RaftErrorCode | null) ?? null });
+          this.readStates.push({ context: m.context, index: m.index, error: m.error });
         }
         return;
     }
