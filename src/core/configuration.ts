@@ -24,8 +24,6 @@ export class Configuration {
     }
   }
 
-  static readonly EMPTY = new Configuration({ voters: [], outgoing: [], learners: [] });
-
   isJoint(): boolean {
     return this.outgoing.size > 0;
   }
@@ -63,22 +61,6 @@ export class Configuration {
       learners: [...this.learners].sort(),
     };
   }
-
-  equals(other: Configuration): boolean {
-    return sameSet(this.voters, other.voters) && sameSet(this.outgoing, other.outgoing) && sameSet(this.learners, other.learners);
-  }
-
-  toString(): string {
-    const s = this.toState();
-    const joint = this.isJoint() ? ` outgoing=[${s.outgoing.join(",")}]` : "";
-    return `voters=[${s.voters.join(",")}]${joint} learners=[${s.learners.join(",")}]`;
-  }
-}
-
-function sameSet<T>(a: ReadonlySet<T>, b: ReadonlySet<T>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }
 
 const encoder = new TextEncoder();

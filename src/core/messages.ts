@@ -4,7 +4,7 @@
  * its receiver and the sender's term.
  */
 import type { RaftErrorCode } from "../errors.js";
-import { entryBytes, type Entry, type NodeId, type SnapshotMeta } from "./types.js";
+import type { Entry, NodeId, SnapshotMeta } from "./types.js";
 
 interface Envelope {
   readonly from: NodeId;
@@ -116,11 +116,3 @@ export type Message =
   | ReadIndexResponse;
 
 export type MessageType = Message["type"];
-
-/** Byte estimate of a message, for flow control and the simulator's accounting. */
-export function messageBytes(message: Message): number {
-  if (message.type !== "append") return 64;
-  let bytes = 64;
-  for (const entry of message.entries) bytes += entryBytes(entry);
-  return bytes;
-}
