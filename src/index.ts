@@ -9,3 +9,15 @@ export { EntryType, EMPTY_HARD_STATE, type Entry, type HardState, type ConfState
 export type { ConfChangeTarget, ConfChangeMode } from "./core/configuration.js";
 export { SeededRandom, type RandomSource } from "./core/random.js";
 export { MemoryLog } from "./storage/memory-log.js";
+export type { LogStorage } from "./storage/log-storage.js";
+export { SegmentLog, type SegmentLogOptions } from "./storage/segment-log.js";
+export type { Transport, TransportOptions, TransportStats, RaftMessageHandler, RequestHandler, RequestOptions } from "./transport/transport.js";
+export { TcpTransport, type TcpTransportOptions, type TlsOptions } from "./transport/tcp-transport.js";
+export { MemoryNetwork, MemoryTransport, type MemoryTransportOptions } from "./transport/memory-transport.js";
+export { parsePeerId, parseAddress, type PeerAddress, type PeerIdParts } from "./transport/peer-address.js";
+export { MetaStore } from "./storage/meta-store.js";
+export { SnapshotStore, DEFAULT_SNAPSHOT_KEEP_COUNT, type SnapshotRef, type SnapshotStoreOptions } from "./storage/snapshot-store.js";
+export type { SnapshotWriter } from "./storage/snapshot-writer.js";
+export { type SnapshotReader, MAX_SNAPSHOT_READ_BYTES } from "./storage/snapshot-reader.js";
+export type { SnapshotReceiver, ResumePoint, TransferProgress } from "./storage/snapshot-receiver.js";
+export { encodeManifest, decodeManifest, type SnapshotManifest, type SnapshotFileEntry } from "./storage/snapshot-manifest.js";

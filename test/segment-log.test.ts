@@ -1,0 +1,121 @@
+/** SegmentLog basics: arguments, ordering, segment rolling and compaction, reads from disk, shutdown. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { RaftError } from "../src/errors.js";
+import { SegmentLog } from "../src/storage/segment-log.js";
+import { makeEntries, makeEntry, readModel, removeDir, tempDir } from "./support/segment-log-fixtures.js";
+
+async function withLog(options: Parameters<typeof SegmentLog.open>[1], body: (log: SegmentLog, dir: string) => Promise<void>): Promise<void> {
+  const dir = tempDir("basics");
+  const log = await SegmentLog.open(dir, options);
+  try {
+    await body(log, dir);
+  } finally {
+    await log.close();
+    removeDir(dir);
+  }
+}
+
+const isCode = (code: string) => (err: unknown) => err instanceof RaftError && err.code === code;
+const segmentFiles = (dir: string): string[] => fs.readdirSync(dir).filter((name) => name.endsWith(".seg")).sort();
+
+test("a new log is empty at 1; entries are readable at once and after reopening", async () => {
+  await withLog({}, async (log, dir) => {
+    assert.deepEqual([log.firstIndex(), log.lastIndex(), log.term(1), log.entry(1)], [1, 0, undefined, undefined]);
+    const appended = log.append(makeEntries(1, 10, 3));
+    assert.equal(log.lastIndex(), 10, "the logical log changes at the call");
+    assert.equal(log.term(7), 3);
+    await appended;
+    await log.close();
+    const again = await SegmentLog.open(dir);
+    assert.deepEqual(readModel(again), { first: 1, terms: Array<number>(10).fill(3) });
+    await again.close();
+  });
+});
+
+test("bad arguments are EINVAL and leave the log unchanged", async () => {
+  await withLog({ maxSegmentBytes: 300 }, async (log) => {
+    await log.append(makeEntries(1, 10, 1));
+    const before = readModel(log);
+    await assert.rejects(log.append(makeEntries(12, 1, 1)), isCode("EINVAL"), "a gap");
+    await assert.rejects(log.append([makeEntry(11, 1), makeEntry(13, 1)]), isCode("EINVAL"), "not contiguous");
+    await assert.rejects(log.append([makeEntry(5, 2), { ...makeEntry(6, 2), term: -1 }]), isCode("EINVAL"), "a bad term, after a conflict that must not apply");
+    await assert.rejects(log.truncateSuffix(11), isCode("EINVAL"));
+    await assert.rejects(log.truncatePrefix(12), isCode("EINVAL"));
+    await log.truncatePrefix(4);
+    await assert.rejects(log.truncateSuffix(2), isCode("EINVAL"), "below the first index - 1");
+    await assert.rejects(log.append(makeEntries(3, 1, 1)), isCode("EINVAL"), "before the first index");
+    await assert.rejects(log.reset(0), isCode("EINVAL"));
+    await assert.rejects(log.truncatePrefix(2.5), isCode("EINVAL"));
+    assert.throws(() => log.entries(2, 5, 100), isCode("EINVAL"));
+    assert.deepEqual(readModel(log), { first: 4, terms: before.terms.slice(3) });
+  });
+  await assert.rejects(SegmentLog.open("/nonexistent/never-created", { maxSegmentBytes: 10 }), isCode("EINVAL"));
+});
+
+test("concurrent appends resolve in order (group commit)", async () => {
+  await withLog({}, async (log) => {
+    const order: number[] = [];
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) all.push(log.append(makeEntries(i * 3 + 1, 3, 1)).then(() => void order.push(i)));
+    await Promise.all(all);
+    assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i));
+    assert.equal(log.lastIndex(), 150);
+  });
+});
+
+test("segments roll at maxSegmentBytes, are named by their first index, and truncatePrefix deletes only whole ones", async () => {
+  await withLog({ maxSegmentBytes: 400 }, async (log, dir) => {
+    for (let i = 1; i <= 100; i += 10) await log.append(makeEntries(i, 10, 1));
+    const names = segmentFiles(dir);
+    assert.ok(names.length > 5, `expected many segments, got ${names.length}`);
+    assert.equal(names[0], "00000000000000000001.seg");
+    for (const name of names) assert.ok(fs.statSync(`${dir}/${name}`).size <= 400);
+    await log.truncatePrefix(50);
+    const kept = segmentFiles(dir);
+    assert.ok(kept.length < names.length && Number(kept[0]!.slice(0, 20)) <= 50 && Number(kept[1]!.slice(0, 20)) > 50, kept.join());
+    assert.deepEqual([log.firstIndex(), log.term(49), log.entry(49)], [50, undefined, undefined]);
+    await log.truncatePrefix(101);
+    assert.deepEqual([log.firstIndex(), log.lastIndex()], [101, 100]);
+    assert.equal(segmentFiles(dir).length, 1, "the last segment stays for appends");
+    await log.append(makeEntries(101, 2, 2));
+    assert.deepEqual(readModel(log), { first: 101, terms: [2, 2] });
+  });
+});
+
+test("entries evicted from the cache are read back from disk; a conflicting append replaces the suffix", async () => {
+  await withLog({ maxSegmentBytes: 1000, cacheBytes: 200 }, async (log) => {
+    await log.append(makeEntries(1, 80, 1));
+    await log.append(makeEntries(41, 5, 2));
+    assert.deepEqual(readModel(log), { first: 1, terms: [...Array<number>(40).fill(1), ...Array<number>(5).fill(2)] });
+    assert.equal(log.entries(1, 46, Infinity).length, 45);
+  });
+});
+
+test("reset empties the log to continue at any index, and survives reopening", async () => {
+  await withLog({ maxSegmentBytes: 300 }, async (log, dir) => {
+    await log.append(makeEntries(1, 30, 1));
+    await log.reset(1000);
+    assert.deepEqual([log.firstIndex(), log.lastIndex(), log.term(5)], [1000, 999, undefined]);
+    assert.deepEqual(segmentFiles(dir), []);
+    await log.append(makeEntries(1000, 3, 4));
+    await log.close();
+    const again = await SegmentLog.open(dir, { maxSegmentBytes: 300 });
+    assert.deepEqual(readModel(again), { first: 1000, terms: [4, 4, 4] });
+    await again.close();
+  });
+});
+
+test("a closed log refuses calls with ESHUTDOWN; close waits for pending appends", async () => {
+  const dir = tempDir("close");
+  const log = await SegmentLog.open(dir);
+  const pending = log.append(makeEntries(1, 5, 1));
+  await log.close();
+  await pending;
+  await assert.rejects(log.append(makeEntries(6, 1, 1)), isCode("ESHUTDOWN"));
+  const again = await SegmentLog.open(dir);
+  assert.equal(again.lastIndex(), 5);
+  await again.close();
+  removeDir(dir);
+});
