@@ -131,6 +131,13 @@ export class BinaryReader {
     }
   }
 
+  /** Everything not read yet, as a view: for a body that nests another codec's bytes. */
+  rest(): Buffer {
+    const value = this.buffer.subarray(this.offset);
+    this.offset = this.buffer.length;
+    return value;
+  }
+
   /** Every byte must have been read: trailing garbage is corruption too. */
   end(): void {
     if (this.offset !== this.buffer.length) {
