@@ -21,3 +21,12 @@ export type { SnapshotWriter } from "./storage/snapshot-writer.js";
 export { type SnapshotReader, MAX_SNAPSHOT_READ_BYTES } from "./storage/snapshot-reader.js";
 export type { SnapshotReceiver, ResumePoint, TransferProgress } from "./storage/snapshot-receiver.js";
 export { encodeManifest, decodeManifest, type SnapshotManifest, type SnapshotFileEntry } from "./storage/snapshot-manifest.js";
+export {
+  copySnapshot,
+  serveSnapshots,
+  SnapshotThrottle,
+  DEFAULT_CHUNK_BYTES,
+  type CopySnapshotOptions,
+  type SnapshotService,
+  type SnapshotServiceOptions,
+} from "./node/snapshot-copier.js";
