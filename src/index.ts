@@ -30,3 +30,10 @@ export {
   type SnapshotService,
   type SnapshotServiceOptions,
 } from "./node/snapshot-copier.js";
+export { RaftNode, routeUnreachable, type ApplyTask } from "./node/raft-node.js";
+export type { NodeDescription } from "./node/node-description.js";
+export type { NodeState } from "./node/node-state.js";
+export { resolveNodeOptions, ELECTION_TICKS, type NodeOptions, type NodeLogger } from "./node/options.js";
+export type { StateMachine, ApplyIterator, LeaderStopStatus, FollowingContext } from "./node/state-machine.js";
+export type { SnapshotStatus } from "./node/snapshot-executor.js";
+export { DurableLog } from "./node/durable-log.js";

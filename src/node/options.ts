@@ -28,7 +28,10 @@ export interface NodeOptions {
   readonly electionTimeoutMs?: number;
   /** Save a snapshot this often (0: never by time). Default 3600 s. */
   readonly snapshotIntervalSecs?: number;
-  /** Snapshot only when at least this many entries were applied since the last one. Default 0. */
+  /**
+   * Snapshot by time only when at least this many entries were applied since the last one; when above 0,
+   * also snapshot as soon as that many were applied, which bounds the log's growth. Default 0.
+   */
   readonly snapshotLogIndexMargin?: number;
   /** A new voter joins once within this many entries of the leader. Default 1000. */
   readonly catchupMargin?: number;
@@ -47,8 +50,15 @@ export interface NodeOptions {
   readonly maxPendingTasks?: number;
   /** Reads waiting for their index or their apply; past it readIndex() answers EBUSY. Default 10,000. */
   readonly maxPendingReads?: number;
-  /** How long apply() and readIndex() wait before ETIMEDOUT. Default 5000 ms. */
+  /** How long apply(), readIndex() and membership changes wait before ETIMEDOUT. Default 5000 ms. */
   readonly requestTimeoutMs?: number;
+  /** Where the node reports what it repaired, why it entered the ERROR state, and the like. Default: console. */
+  readonly logger?: NodeLogger;
+}
+
+export interface NodeLogger {
+  warn(message: string): void;
+  error(message: string): void;
 }
 
 export interface ResolvedNodeOptions extends Required<Omit<NodeOptions, "initialServerList">> {
@@ -90,6 +100,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     maxPendingTasks: options.maxPendingTasks ?? 10_000,
     maxPendingReads: options.maxPendingReads ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
+    logger: options.logger ?? console,
     tickMs: 0,
     core: {},
   };

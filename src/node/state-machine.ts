@@ -46,6 +46,10 @@ export interface StateMachine {
   onSnapshotSave(writer: SnapshotWriter): Promise<void>;
   /** Replaces the whole state by the snapshot's. Return false (or throw) when it cannot be loaded. */
   onSnapshotLoad(reader: SnapshotReader): Promise<boolean>;
+  /**
+   * This node became the leader of `term` (called in order with the applies). Its reads answer
+   * EAGAIN until its first entry of the term commits, which follows within a round trip.
+   */
   onLeaderStart?(term: number): void;
   onLeaderStop?(status: LeaderStopStatus): void;
   /** Called once when the node enters the ERROR state. */
