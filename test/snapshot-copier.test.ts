@@ -50,6 +50,8 @@ interface Setup {
   readonly leaderStore: SnapshotStore;
   readonly followerStore: SnapshotStore;
   readonly service: SnapshotService;
+  /** `group@requesterAddress` for each manifest or chunk served, in order. */
+  readonly served: string[];
   readonly root: string;
 }
 
@@ -65,13 +67,15 @@ async function withSetup(
   try {
     const leaderStore = await SnapshotStore.open(join(root, "leader"), { keepCount: options.keepCount ?? 2 });
     const followerStore = await SnapshotStore.open(join(root, "follower"));
+    const served: string[] = [];
     const service = serveSnapshots(options.wrapLeader?.(leader) ?? leader, {
       resolveStore: (groupId) => (groupId === GROUP ? leaderStore : undefined),
+      onServed: (groupId, requesterAddress) => void served.push(`${groupId}@${requesterAddress}`),
       maxChunkBytes: 4 * CHUNK_BYTES,
       ...(options.idleReaderTimeoutMs === undefined ? {} : { idleReaderTimeoutMs: options.idleReaderTimeoutMs }),
     });
     try {
-      await body({ network, leader, follower, leaderStore, followerStore, service, root });
+      await body({ network, leader, follower, leaderStore, followerStore, service, served, root });
     } finally {
       await service.close();
     }
@@ -168,6 +172,7 @@ test("a multi-file snapshot (multi-chunk files, an empty one) arrives identical;
     assert.deepEqual(progress.at(-1), { bytesDone: bytesTotal, bytesTotal });
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.bytesDone > progress[i - 1]!.bytesDone, "progress only grows");
     assert.equal(progress.length, 1 + 8 + 2 + 1, "one report at the start and one per chunk");
+    assert.deepEqual(setup.served, Array(1 + 8 + 2 + 1).fill(`${GROUP}@10.0.0.2:7000`), "the leader hears of the manifest and each chunk served, and to whom");
     assert.equal(setup.service.openReaders(), 1, "the leader keeps the reader open until it idles");
 
     // The follower already has it: the store refuses, and the error says which copy failed.

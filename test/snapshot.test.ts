@@ -124,6 +124,46 @@ describe("InstallSnapshot (§7)", () => {
     assert.equal(c.core("c").lastIndex(), c.core("a").lastIndex());
   });
 
+  test("§7: a snapshotStatus reject for the pending snapshot makes the leader offer its newest snapshot on the next heartbeat answer", () => {
+    const { c, tap, meta } = laggingFollower();
+    const a = c.core("a");
+    // Meanwhile the leader compacts further: the snapshot c was copying is gone.
+    c.propose("a", "p7");
+    const newer = compactAt(c, "a", a.status().commit);
+    assert.ok(newer.index > meta.index);
+    assert.deepEqual(a.pendingSnapshots(), [{ peer: "c", index: meta.index }]);
+    tap.clear();
+    a.step({ type: "snapshotStatus", from: "c", to: "a", term: a.status().term, index: meta.index, reject: true });
+    assert.deepEqual(a.pendingSnapshots(), [], "c is back to probing");
+    assert.equal(a.status().progress!["c"]!.state, "probe");
+    tap.hold = isSnapshotTo("c");
+    c.tick(["a"]); // heartbeat; c's answer lets the probe find its next entry compacted again
+    c.stabilize();
+    assert.equal(tap.held.length, 1, "one snapshot message for c");
+    assert.deepEqual((tap.held[0] as SnapshotRequest).snapshot, newer, "the newest snapshot is offered");
+    tap.hold = () => false;
+    tap.release();
+    c.stabilize();
+    assert.equal(a.status().progress!["c"]!.state, "replicate");
+    assert.deepEqual(normalTexts(c.node("c").applied), ["p0"], "p1..p7 came inside the newer snapshot");
+    assert.equal(c.core("c").status().commit, a.status().commit);
+  });
+
+  test("§7: a snapshotStatus about another snapshot than the pending one, or from a stale term, changes nothing", () => {
+    const { c, meta } = laggingFollower();
+    const a = c.core("a");
+    const term = a.status().term;
+    a.step({ type: "snapshotStatus", from: "c", to: "a", term, index: meta.index - 1, reject: true });
+    a.step({ type: "snapshotStatus", from: "c", to: "a", term: term - 1, index: meta.index, reject: true });
+    a.step({ type: "snapshotStatus", from: "b", to: "a", term, index: meta.index, reject: true }); // b waits for no snapshot
+    assert.deepEqual(a.pendingSnapshots(), [{ peer: "c", index: meta.index }]);
+    assert.equal(a.status().progress!["b"]!.state, "replicate");
+    // An accepted report (reject false) probes right after the snapshot, as reportSnapshot(peer, true) does.
+    a.step({ type: "snapshotStatus", from: "c", to: "a", term, index: meta.index, reject: false });
+    const pr = a.status().progress!["c"]!;
+    assert.deepEqual([pr.state, pr.next], ["probe", meta.index + 1]);
+  });
+
   test("§7: a follower that already holds the snapshot's last entry keeps its log and only commits", () => {
     const f = new SoloCore("c", ABC, [1, 1, 1, 1, 1], { term: 1 });
     const ready = f.step({ type: "snapshot", from: "a", to: "c", term: 1, snapshot: { index: 3, term: 1, conf: ABC } })!;

@@ -7,7 +7,7 @@
 import { RaftError, type RaftErrorCode } from "../errors.js";
 import type { ConfigLog } from "./config-log.js";
 import { encodeConfState, leaveJoint, nextConfiguration, type ConfChangeMode, type ConfChangeTarget, type Configuration } from "./configuration.js";
-import type { AppendResponse, HeartbeatResponse, Message } from "./messages.js";
+import type { AppendResponse, HeartbeatResponse, Message, SnapshotStatusReport } from "./messages.js";
 import type { CoreOptions } from "./options.js";
 import { Progress, type ProgressState } from "./progress.js";
 import type { RaftLog } from "./raft-log.js";
@@ -169,6 +169,20 @@ export class Leadership {
     if (!ok) pr.pendingSnapshot = 0;
     pr.becomeProbe();
     pr.probeSent = true; // wait for a heartbeat answer before probing again
+  }
+
+  /** Only a report on the snapshot the peer waits for counts: an older one is about a snapshot already given up. */
+  handleSnapshotStatus(m: SnapshotStatusReport): void {
+    const pr = this.progress.get(m.from);
+    if (pr?.state !== "snapshot" || pr.pendingSnapshot !== m.index) return;
+    pr.recentActive = true;
+    this.reportSnapshot(m.from, !m.reject);
+  }
+
+  pendingSnapshots(): { peer: NodeId; index: number }[] {
+    const out: { peer: NodeId; index: number }[] = [];
+    for (const [peer, pr] of this.progress) if (pr.state === "snapshot") out.push({ peer, index: pr.pendingSnapshot });
+    return out;
   }
 
   reportUnreachable(peer: NodeId): void {

@@ -83,6 +83,19 @@ export interface SnapshotRequest extends Envelope {
   readonly snapshot: SnapshotMeta;
 }
 
+/**
+ * The follower's word on a snapshot message, by the snapshot's index. The
+ * runtime sends `reject: true` when copying the snapshot's bytes failed, so
+ * the leader offers a snapshot again at once instead of waiting for a timeout;
+ * success needs no such report, the follower's appendResp after installing
+ * says it.
+ */
+export interface SnapshotStatusReport extends Envelope {
+  readonly type: "snapshotStatus";
+  readonly index: number;
+  readonly reject: boolean;
+}
+
 /** Leadership transfer (thesis §3.10): "start an election now". */
 export interface TimeoutNowRequest extends Envelope {
   readonly type: "timeoutNow";
@@ -111,6 +124,7 @@ export type Message =
   | HeartbeatRequest
   | HeartbeatResponse
   | SnapshotRequest
+  | SnapshotStatusReport
   | TimeoutNowRequest
   | ReadIndexRequest
   | ReadIndexResponse;

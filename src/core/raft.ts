@@ -216,6 +216,11 @@ export class RaftCore {
     this.leadership?.reportUnreachable(peer);
   }
 
+  /** On the leader: the peers waiting for a snapshot, with its index; empty elsewhere. */
+  pendingSnapshots(): { peer: NodeId; index: number }[] {
+    return this.leadership?.pendingSnapshots() ?? [];
+  }
+
   // ---------------------------------------------------------------- output
 
   hasReady(): boolean {
@@ -650,6 +655,9 @@ export class RaftCore {
         return;
       case "heartbeatResp":
         this.leadership!.handleHeartbeatResponse(m);
+        return;
+      case "snapshotStatus":
+        this.leadership!.handleSnapshotStatus(m);
         return;
       case "append":
       case "heartbeat":

@@ -37,7 +37,9 @@ export interface ConfChangeResult {
  * 5. call advance(ready).
  * A "snapshot" message names its snapshot by index: send that one's data, or, if a
  * newer local snapshot has replaced it meanwhile, call reportSnapshot(peer, false)
- * and the leader asks again with the newer one.
+ * and the leader asks again with the newer one. On the follower, step a snapshot
+ * message once its data is here; if fetching it failed, send the leader a
+ * snapshotStatus with reject set, which does the same as that reportSnapshot.
  */
 export interface Ready {
   readonly softState: SoftState | null;

@@ -4,6 +4,7 @@ import type { ConfState, NodeId } from "../core/types.js";
 import type { RaftErrorCode } from "../errors.js";
 import type { NodeState } from "./node-state.js";
 import type { SnapshotStatus } from "./snapshot-executor.js";
+import type { SnapshotInstallStatus } from "./snapshot-installer.js";
 
 export interface NodeDescription {
   readonly groupId: string;
@@ -26,5 +27,7 @@ export interface NodeDescription {
   /** Why the node is in the ERROR state, if it is. */
   readonly lastError: { readonly code: RaftErrorCode; readonly message: string } | null;
   readonly snapshot: SnapshotStatus;
+  /** The latest snapshot copied from the leader (bytes done of total while it is copying); null if none since start. */
+  readonly snapshotInstall: SnapshotInstallStatus | null;
   readonly electionTimeoutMs: number;
 }

@@ -33,6 +33,13 @@ export interface NodeOptions {
    * also snapshot as soon as that many were applied, which bounds the log's growth. Default 0.
    */
   readonly snapshotLogIndexMargin?: number;
+  /**
+   * On the leader: a follower that is sent a snapshot and fetches no chunk of it for this long is offered
+   * the snapshot again (the newest one by then). Default 10 × electionTimeoutMs.
+   */
+  readonly installSnapshotStallMs?: number;
+  /** Bytes per second that the snapshot copies of this process's followers may pull, together (0: unlimited). Default 0. */
+  readonly snapshotThrottleBytesPerSec?: number;
   /** A new voter joins once within this many entries of the leader. Default 1000. */
   readonly catchupMargin?: number;
   /** Per AppendEntries message. Defaults 1024 entries, 512 KiB. */
@@ -57,6 +64,8 @@ export interface NodeOptions {
 }
 
 export interface NodeLogger {
+  /** Events worth a line in an operator's log (a snapshot install starting and ending); optional. */
+  info?(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
@@ -80,6 +89,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     throw new RaftError("EINVAL", "option stateMachine is required: an object with onApply, onSnapshotSave and onSnapshotLoad");
   }
   if (options.transport === undefined) throw new RaftError("EINVAL", "option transport is required (a TcpTransport or a MemoryTransport)");
+  const electionTimeoutMs = options.electionTimeoutMs ?? 1000;
   const resolved: ResolvedNodeOptions = {
     groupId: options.groupId,
     serverId: options.serverId,
@@ -87,9 +97,11 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     initialServerList: options.initialServerList ?? [],
     stateMachine: options.stateMachine,
     transport: options.transport,
-    electionTimeoutMs: options.electionTimeoutMs ?? 1000,
+    electionTimeoutMs,
     snapshotIntervalSecs: options.snapshotIntervalSecs ?? 3600,
     snapshotLogIndexMargin: options.snapshotLogIndexMargin ?? 0,
+    installSnapshotStallMs: options.installSnapshotStallMs ?? 10 * electionTimeoutMs,
+    snapshotThrottleBytesPerSec: options.snapshotThrottleBytesPerSec ?? 0,
     catchupMargin: options.catchupMargin ?? 1000,
     maxEntriesPerAppend: options.maxEntriesPerAppend ?? 1024,
     maxBytesPerAppend: options.maxBytesPerAppend ?? 512 * 1024,
@@ -113,6 +125,8 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
   atLeast("electionTimeoutMs", ELECTION_TICKS * 5);
   atLeast("snapshotIntervalSecs", 0);
   atLeast("snapshotLogIndexMargin", 0);
+  atLeast("installSnapshotStallMs", 1);
+  atLeast("snapshotThrottleBytesPerSec", 0);
   atLeast("applyBatch", 1);
   atLeast("maxPendingTasks", 1);
   atLeast("maxPendingReads", 1);

@@ -22,6 +22,9 @@ import { PendingTasks } from "./pending-tasks.js";
 import { ReadyLoop } from "./ready-loop.js";
 import { RoleNotifier } from "./role-notifier.js";
 import { SnapshotExecutor } from "./snapshot-executor.js";
+import { SnapshotInstaller, sharedThrottle } from "./snapshot-installer.js";
+import { serveNodeSnapshots } from "./snapshot-serving.js";
+import { SnapshotStallWatch } from "./snapshot-stall-watch.js";
 import type { StateMachine } from "./state-machine.js";
 
 export interface ApplyTask {
@@ -65,6 +68,10 @@ export class RaftNode {
   private readonly core: RaftCore;
   private readonly fsm: FsmCaller;
   private readonly snapshots: SnapshotExecutor;
+  private readonly installer: SnapshotInstaller;
+  private readonly stallWatch: SnapshotStallWatch;
+  /** Stops serving this node's snapshots to followers; set while joined. */
+  private stopServingSnapshots: (() => void) | null = null;
   private readonly tasks: PendingTasks;
   private readonly reads: PendingReads;
   private readonly confChanges: PendingConfChanges;
@@ -78,9 +85,8 @@ export class RaftNode {
   private joined = false;
   private timers: NodeJS.Timeout[] = [];
   private shutdownDone: Promise<void> | null = null;
-  /** Warnings that would repeat every tick or every message are given once. */
+  /** A warning that would repeat every tick is given once. */
   private warnedTransfer = false;
-  private warnedSnapshotIndex = -1;
 
   private constructor(
     private readonly options: ResolvedNodeOptions,
@@ -135,6 +141,17 @@ export class RaftNode {
       },
       options.snapshotLogIndexMargin,
     );
+    this.installer = new SnapshotInstaller({
+      transport: options.transport,
+      groupId: options.groupId,
+      store: storage.snapshots,
+      throttle: sharedThrottle(options.snapshotThrottleBytesPerSec),
+      logger: this.logger,
+      coveredIndex: () => Math.max(this.core.status().commit, storage.durableLog.snapshotMeta().index),
+      step: (message) => this.step(message),
+      send: (message) => this.sendAll([message]),
+    });
+    this.stallWatch = new SnapshotStallWatch(options.installSnapshotStallMs);
     this.roles = new RoleNotifier(options.serverId, this.stateMachine, this.fsm, storage.hardState.term);
     this.readyLoop = new ReadyLoop({
       core: this.core,
@@ -164,7 +181,19 @@ export class RaftNode {
     if (!this.options.sync) this.logger.warn("sync: false is not supported by the segment log yet; every write is still fsynced");
     this.lifecycle = "running";
     const { transport, groupId, serverId, tickMs, snapshotIntervalSecs } = this.options;
-    transport.registerGroup(groupId, serverId, (message) => this.receive(message));
+    const stopServing = serveNodeSnapshots(transport, {
+      groupId,
+      store: this.storage.snapshots,
+      isLeader: () => this.isLeader(),
+      snapshotServed: (requesterAddress) => this.stallWatch.served(requesterAddress, Date.now()),
+    });
+    try {
+      transport.registerGroup(groupId, serverId, (message) => this.receive(message));
+    } catch (error) {
+      stopServing();
+      throw error;
+    }
+    this.stopServingSnapshots = stopServing;
     this.joined = true;
     let peers = liveNodes.get(groupId);
     if (peers === undefined) liveNodes.set(groupId, (peers = new Set()));
@@ -351,6 +380,7 @@ export class RaftNode {
       pending: { tasks: this.tasks.size, reads: this.reads.size, confChanges: this.confChanges.size, applyBacklogEntries: this.fsm.pendingEntries },
       lastError: this.lastError === null ? null : { code: this.lastError.code, message: this.lastError.message },
       snapshot: this.snapshots.status(),
+      snapshotInstall: this.installer.status(),
       electionTimeoutMs: this.options.electionTimeoutMs,
     };
   }
@@ -369,16 +399,14 @@ export class RaftNode {
   }
 
   /**
-   * A leader's snapshot for this follower. The snapshot's files must be copied
-   * from the leader and published in the local store before the core may
-   * step this message (its Ready then resets the log and loads the snapshot);
-   * until the copier does that, the message is not stepped and the leader
-   * retries later.
+   * A leader's snapshot for this follower. Its files are copied from the leader
+   * into the local store first (see SnapshotInstaller); only then is the message
+   * stepped, and the core's Ready resets the log and loads the snapshot.
    */
   installSnapshotFromLeader(message: SnapshotRequest): void {
-    if (this.warnedSnapshotIndex === message.snapshot.index) return;
-    this.warnedSnapshotIndex = message.snapshot.index;
-    this.logger.warn(`${message.from} sent a snapshot at index ${message.snapshot.index}; installing snapshots from the leader is not available yet`);
+    // A node in ERROR applies nothing, so it cannot load a snapshot either; restarted after the fix, it catches up.
+    if (!this.active() || this.lifecycle === "error") return;
+    this.installer.install(message);
   }
 
   // ---------------------------------------------------------------- inputs
@@ -390,6 +418,11 @@ export class RaftNode {
       this.installSnapshotFromLeader(message);
       return;
     }
+    this.step(message);
+  }
+
+  private step(message: Message): void {
+    if (!this.active()) return;
     // A node that stopped applying must not lead: it ignores a transfer's "campaign now".
     if (this.lifecycle === "error" && message.type === "timeoutNow") return;
     try {
@@ -412,6 +445,10 @@ export class RaftNode {
     this.tasks.expire(nowMs);
     this.reads.expire(nowMs);
     this.confChanges.expire(nowMs);
+    for (const peer of this.stallWatch.stalled(this.core.pendingSnapshots(), nowMs)) {
+      this.logger.warn(`${peer} fetched nothing of the snapshot sent to it for ${this.options.installSnapshotStallMs} ms (installSnapshotStallMs); offering it a snapshot again`);
+      this.core.reportSnapshot(peer, false);
+    }
     this.readyLoop.kick();
   }
 
@@ -507,6 +544,7 @@ export class RaftNode {
     this.leaveGroup();
     this.failPending(shutdownError);
     await this.readyLoop.settled();
+    await this.installer.stop();
     await this.fsm.stop(shutdownError);
     await this.snapshots.settled();
     await this.storage.durableLog.log.close();
@@ -524,6 +562,9 @@ export class RaftNode {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.options.transport.unregisterGroup(this.options.groupId, this.options.serverId);
+    this.stopServingSnapshots?.();
+    this.stopServingSnapshots = null;
+    void this.installer.stop(); // awaited by shutdown; a halted node just lets the copy go
     const peers = liveNodes.get(this.options.groupId);
     peers?.delete(this);
     if (peers?.size === 0) liveNodes.delete(this.options.groupId);
@@ -547,6 +588,7 @@ function notLeader(leaderId: NodeId | null): RaftError {
 
 function prefixedLogger(logger: NodeLogger, prefix: string): NodeLogger {
   return {
+    info: (message) => logger.info?.(`${prefix} ${message}`),
     warn: (message) => logger.warn(`${prefix} ${message}`),
     error: (message) => logger.error(`${prefix} ${message}`),
   };

@@ -29,6 +29,11 @@ export interface SnapshotServiceOptions {
   readonly idleReaderTimeoutMs?: number;
   /** Snapshots (group and index) open for transfers at once; more are answered EBUSY. Default 256. */
   readonly maxOpenReaders?: number;
+  /**
+   * Called after each manifest or chunk served, with the group and the requester's address (`host:port`),
+   * so a leader can tell a copy that progresses from one that stalled.
+   */
+  readonly onServed?: (groupId: string, requesterAddress: string) => void;
 }
 
 export interface SnapshotService {
@@ -50,14 +55,19 @@ interface OpenSnapshot {
 /** Registers the manifest and chunk services on `transport`. Call once per transport. */
 export function serveSnapshots(transport: Transport, options: SnapshotServiceOptions): SnapshotService {
   const server = new SnapshotServer(options);
-  transport.handle(MANIFEST_SERVICE, async (payload) => {
+  const served = (groupId: string, from: string): void => options.onServed?.(groupId, from);
+  transport.handle(MANIFEST_SERVICE, async (payload, from) => {
     const { groupId, index } = decodeManifestRequest(payload);
-    return server.withReader(groupId, index, async (reader) => encodeManifest(reader.manifest));
+    const manifest = await server.withReader(groupId, index, async (reader) => encodeManifest(reader.manifest));
+    served(groupId, from);
+    return manifest;
   });
-  transport.handle(CHUNK_SERVICE, async (payload) => {
+  transport.handle(CHUNK_SERVICE, async (payload, from) => {
     const { groupId, index, fileName, offset, lengthBytes } = decodeChunkRequest(payload);
     server.checkChunkLength(lengthBytes);
-    return server.withReader(groupId, index, (reader) => reader.read(fileName, offset, lengthBytes));
+    const chunk = await server.withReader(groupId, index, (reader) => reader.read(fileName, offset, lengthBytes));
+    served(groupId, from);
+    return chunk;
   });
   return server;
 }

@@ -64,6 +64,8 @@ export function formatMessage(message: Message): string {
       return `${head} readSeq=${message.readSeq}`;
     case "snapshot":
       return `${head} snapshot=(${message.snapshot.index},t${message.snapshot.term})`;
+    case "snapshotStatus":
+      return `${head} index=${message.index} ${message.reject ? "reject" : "ok"}`;
     case "readIndex":
       return `${head} ctx=${message.context}`;
     case "readIndexResp":

@@ -23,6 +23,7 @@ const TYPE_CODES = {
   timeoutNow: 10,
   readIndex: 11,
   readIndexResp: 12,
+  snapshotStatus: 13,
 } as const satisfies Record<Message["type"], number>;
 
 const TYPE_BY_CODE = new Map<number, Message["type"]>(Object.entries(TYPE_CODES).map(([type, code]) => [code, type as Message["type"]]));
@@ -80,6 +81,10 @@ export function encodeMessage(m: Message, writer = new BinaryWriter(m.type === "
     case "snapshot":
       writeSnapshotMeta(writer, m.snapshot);
       break;
+    case "snapshotStatus":
+      writer.u53(m.index);
+      writer.u8(m.reject ? 1 : 0);
+      break;
     case "timeoutNow":
       break;
     case "readIndex":
@@ -129,6 +134,9 @@ export function decodeMessage(frame: Buffer): Message {
       break;
     case "snapshot":
       message = { type, ...base, snapshot: readSnapshotMeta(reader) };
+      break;
+    case "snapshotStatus":
+      message = { type, ...base, index: reader.u53(), reject: flag(reader) };
       break;
     case "timeoutNow":
       message = { type, ...base };

@@ -89,6 +89,8 @@ export class NodeCluster {
   readonly network = new MemoryNetwork();
   readonly members = new Map<NodeId, Member>();
   readonly warnings: string[] = [];
+  /** The nodes' info lines (snapshot installs). */
+  readonly infos: string[] = [];
 
   private constructor(
     readonly root: string,
@@ -109,7 +111,7 @@ export class NodeCluster {
     const dataDir = join(this.root, id.replace(/[:.]/g, "_"));
     const transport = this.network.createTransport({ address: id, clusterName: "test", onUnreachable: routeUnreachable });
     const sm = how.sm ?? new RecordingStateMachine();
-    const logger = { warn: (m: string): void => void this.warnings.push(m), error: (m: string): void => void this.warnings.push(m) };
+    const logger = { info: (m: string): void => void this.infos.push(m), warn: (m: string): void => void this.warnings.push(m), error: (m: string): void => void this.warnings.push(m) };
     try {
       const node = await RaftNode.start({
         groupId: "g",
