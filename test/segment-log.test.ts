@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { RaftError } from "../src/errors.js";
 import { SegmentLog } from "../src/storage/segment-log.js";
-import { makeEntries, makeEntry, readModel, removeDir, tempDir } from "./support/segment-log-fixtures.js";
+import { makeEntries, makeEntry, readModel, removeDir, tempDir, warningsInto } from "./support/segment-log-fixtures.js";
 
 async function withLog(options: Parameters<typeof SegmentLog.open>[1], body: (log: SegmentLog, dir: string) => Promise<void>): Promise<void> {
   const dir = tempDir("basics");
@@ -118,4 +118,27 @@ test("a closed log refuses calls with ESHUTDOWN; close waits for pending appends
   assert.equal(again.lastIndex(), 5);
   await again.close();
   removeDir(dir);
+});
+
+test("a segment left holding only entries before the first index goes when the log rolls past it", async () => {
+  // Found by the model test: truncatePrefix keeps the last segment, and a later roll must not leave it for recovery.
+  const dir = tempDir("roll-after-prefix");
+  const warnings: string[] = [];
+  const open = (): Promise<SegmentLog> => SegmentLog.open(dir, { maxSegmentBytes: 300, cacheBytes: 0, logger: warningsInto(warnings) });
+  let log = await open();
+  try {
+    await log.append(makeEntries(1, 23, 1));
+    await log.truncatePrefix(24);
+    await log.close();
+    log = await open();
+    await log.append(makeEntries(24, 1, 2));
+    await log.close();
+    log = await open();
+    assert.deepEqual(readModel(log), { first: 24, terms: [2] });
+    assert.deepEqual(warnings, [], "a clean close leaves nothing to repair");
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => name.endsWith(".seg")), ["00000000000000000024.seg"]);
+  } finally {
+    await log.close();
+    removeDir(dir);
+  }
 });

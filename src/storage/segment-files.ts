@@ -15,6 +15,8 @@ import { writeLogMeta, type LogMeta } from "./segment-log-meta.js";
 
 export class SegmentFiles {
   private generation: number;
+  /** The durable logical first index: whole segments before it are garbage. */
+  private firstIndex: number;
 
   constructor(
     private readonly dir: string,
@@ -24,6 +26,7 @@ export class SegmentFiles {
     private segments: Segment[],
   ) {
     this.generation = meta.generation;
+    this.firstIndex = meta.firstIndex;
   }
 
   /** The last index on disk, or `fallback` when there are no segments. */
@@ -68,6 +71,8 @@ export class SegmentFiles {
       if (segment === undefined || (segment.count > 0 && segment.sizeBytes + recordBytes(entries[from]!) > this.maxSegmentBytes)) {
         segment = this.create(entries[from]!.index);
         created = true;
+        // The segment we rolled from may hold only entries a truncatePrefix left behind.
+        this.dropSegmentsBefore(this.firstIndex);
       }
       // Whole records up to the segment's limit, but at least one (a record larger than a segment gets one of its own).
       let to = from;
@@ -115,11 +120,19 @@ export class SegmentFiles {
    */
   async truncatePrefix(firstIndexKept: number): Promise<void> {
     await writeLogMeta(this.dir, { generation: this.generation, firstIndex: firstIndexKept });
-    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= firstIndexKept) {
-      const gone = this.segments[0]!;
-      await fs.promises.unlink(gone.path);
+    this.firstIndex = firstIndexKept;
+    this.dropSegmentsBefore(firstIndexKept);
+  }
+
+  /**
+   * Deletes the segments whose entries all come before `firstIndex`, never the
+   * last. Synchronous, so appends (which only push at the end) never interleave.
+   */
+  private dropSegmentsBefore(firstIndex: number): void {
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= firstIndex) {
+      const gone = this.segments.shift()!;
       gone.close();
-      this.segments.shift();
+      fs.unlinkSync(gone.path);
     }
   }
 
@@ -131,6 +144,7 @@ export class SegmentFiles {
   async reset(nextIndex: number): Promise<void> {
     await writeLogMeta(this.dir, { generation: this.generation + 1, firstIndex: nextIndex });
     this.generation++;
+    this.firstIndex = nextIndex;
     for (const segment of this.segments) {
       segment.close();
       await fs.promises.unlink(segment.path);
