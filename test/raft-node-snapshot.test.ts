@@ -79,11 +79,11 @@ class SlowSnapshotStateMachine extends RecordingStateMachine {
 
 test("a follower saving a snapshot keeps replicating: it persists and acknowledges while its state machine writes", async () => {
   const cluster = await NodeCluster.create(3);
+  const slow = new SlowSnapshotStateMachine();
   try {
     const leader = await cluster.waitLeader();
     for (let i = 0; i < 5; i++) await leader.apply({ data: bytes(`p${i}`) });
     const followerId = cluster.followers()[0]!.serverId;
-    const slow = new SlowSnapshotStateMachine();
     await cluster.stop(followerId);
     const member = await cluster.start(followerId, { initial: true, sm: slow });
     await waitFor(() => slow.applied.length === 5, 5000, "the follower catches up");
@@ -93,13 +93,15 @@ test("a follower saving a snapshot keeps replicating: it persists and acknowledg
     const other = cluster.followers().find((n) => n.serverId !== followerId)!;
     await cluster.stop(other.serverId);
     for (let i = 5; i < 15; i++) await leader.apply({ data: bytes(`p${i}`) });
+    // The leader committed those without the stopped follower: the saving one acknowledged them.
     assert.equal(slow.applied.length, 5, "nothing is applied while the state machine writes its snapshot");
-    assert.ok(member.node.committedIndex >= leader.appliedIndex);
+    await waitFor(() => member.node.committedIndex >= leader.appliedIndex, 5000, "the saving follower learns the commit");
     slow.open();
     const meta = await saving;
     assert.ok(meta !== null && meta.index >= 6);
     await waitFor(() => slow.applied.length === 15, 5000, "the follower applies after the save");
   } finally {
+    slow.open(); // a failed assertion must not leave the save, and so destroy(), hanging
     await cluster.destroy();
   }
 });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { RaftError } from "../src/errors.js";
 import { RaftNode } from "../src/node/raft-node.js";
+import { MetaStore } from "../src/storage/meta-store.js";
 import { MemoryNetwork } from "../src/transport/memory-transport.js";
 import { NodeCluster, RecordingStateMachine, bytes, codeOf, quietLogger, waitFor } from "./support/node-cluster.js";
 
@@ -133,5 +134,21 @@ test("bad options are EINVAL with a message that says what to change", async () 
   } finally {
     await transport.close();
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("the hard state file changes with term and vote only, not with every commit; sync: false still replicates", async () => {
+  const cluster = await NodeCluster.create(3, { sync: false });
+  try {
+    const leader = await cluster.waitLeader();
+    for (let i = 0; i < 20; i++) await leader.apply({ data: bytes(`m${i}`) });
+    const member = cluster.member(leader.serverId);
+    const stored = (await MetaStore.open(join(member.dataDir, "meta"))).hardState;
+    assert.equal(stored.term, leader.term);
+    assert.equal(stored.vote, leader.serverId);
+    assert.ok(stored.commit < leader.committedIndex, `commit ${stored.commit} was saved again after the election (now ${leader.committedIndex})`);
+    await waitFor(() => [...cluster.members.values()].every((m) => m.sm.applied.length === 20), 5000, "every member applies 20 entries");
+  } finally {
+    await cluster.destroy();
   }
 });

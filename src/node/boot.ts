@@ -33,11 +33,11 @@ export interface Logger {
 /** The hard state of a freshly bootstrapped member: term 1 holds the configuration entry. */
 const BOOTSTRAP_TERM = 1;
 
-export async function openNodeStorage(dataDir: string, initialServerList: readonly NodeId[], logger: Logger): Promise<NodeStorage> {
+export async function openNodeStorage(dataDir: string, initialServerList: readonly NodeId[], sync: boolean, logger: Logger): Promise<NodeStorage> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const meta = await MetaStore.open(join(dataDir, "meta"));
   const snapshots = await SnapshotStore.open(join(dataDir, "snapshot"));
-  const log = await SegmentLog.open(join(dataDir, "log"), { logger });
+  const log = await SegmentLog.open(join(dataDir, "log"), { logger, fsyncMode: sync ? "inline" : "none" });
   try {
     const latestSnapshot = await snapshots.latest();
     const durableLog = new DurableLog(log);

@@ -54,7 +54,7 @@ export class RaftNode {
   static async start(options: NodeOptions): Promise<RaftNode> {
     const resolved = resolveNodeOptions(options);
     const logger = prefixedLogger(resolved.logger, `[tsraft ${resolved.groupId}/${resolved.serverId}]`);
-    const storage = await openNodeStorage(resolved.dataDir, resolved.initialServerList, logger);
+    const storage = await openNodeStorage(resolved.dataDir, resolved.initialServerList, resolved.sync, logger);
     const node = new RaftNode(resolved, storage, logger);
     try {
       await node.boot();
@@ -178,7 +178,7 @@ export class RaftNode {
       if (!loaded) throw new RaftError("ESTATEMACHINE", `onSnapshotLoad refused the snapshot at index ${latest.meta.index} in ${latest.dir}`);
     }
     this.warnIfInitialServersDisagree();
-    if (!this.options.sync) this.logger.warn("sync: false is not supported by the segment log yet; every write is still fsynced");
+    if (!this.options.sync) this.logger.warn("sync: false: log writes are not flushed to disk; a crash may lose acknowledged writes (tests and benchmarks only)");
     this.lifecycle = "running";
     const { transport, groupId, serverId, tickMs, snapshotIntervalSecs } = this.options;
     const stopServing = serveNodeSnapshots(transport, {

@@ -78,7 +78,12 @@ export class ReadyLoop {
       writes.push(storage.durableLog.log.reset(ready.snapshot.index + 1));
     }
     if (ready.entries.length > 0) writes.push(storage.durableLog.log.append(ready.entries));
-    if (ready.hardState !== null) writes.push(storage.meta.save(ready.hardState));
+    // Term and vote must be durable before the messages that depend on them; the commit
+    // index need not be (a restart learns it again from the leader), and saving it on
+    // every Ready would cost two fsyncs per batch.
+    const hardState = ready.hardState;
+    const saved = storage.meta.hardState;
+    if (hardState !== null && (hardState.term !== saved.term || hardState.vote !== saved.vote)) writes.push(storage.meta.save(hardState));
     await Promise.all(writes);
     if (!this.host.active()) return; // stopping: the Ready stays unacknowledged, nothing after it may happen
     this.host.send(ready.messagesAfterPersist);

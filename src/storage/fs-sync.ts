@@ -7,10 +7,12 @@ import fs from "node:fs";
  * a busy or virtualized host cost as much as the flush itself. "thread-pool"
  * keeps the event loop serving the network however slow the disk is.
  */
-export type FsyncMode = "inline" | "thread-pool";
+export type FsyncMode = "inline" | "thread-pool" | "none";
 
+/** "none" never flushes: for tests and benchmarks only, a crash may lose acknowledged entries. */
 export function fdatasyncFor(mode: FsyncMode): (fd: number) => Promise<void> {
   if (mode === "thread-pool") return (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  if (mode === "none") return async () => {};
   return async (fd) => fs.fdatasyncSync(fd);
 }
 

@@ -22,7 +22,7 @@ export interface SegmentLogOptions {
   maxSegmentBytes?: number;
   /** Budget of the cache of recent entries; entries not yet on disk stay cached regardless. Default 64 MiB. */
   cacheBytes?: number;
-  /** Where fdatasync runs (see FsyncMode). Default "inline". */
+  /** Where fdatasync runs, or "none" to skip it (see FsyncMode). Default "inline". */
   fsyncMode?: FsyncMode;
   /** Receives the warnings about what recovery repaired. Default: console. */
   logger?: { warn(message: string): void };
@@ -55,7 +55,9 @@ export class SegmentLog implements LogStorage {
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
     if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new RaftError("EINVAL", `cacheBytes must be a non-negative integer, got ${cacheBytes}`);
     const fsyncMode = options.fsyncMode ?? "inline";
-    if (fsyncMode !== "inline" && fsyncMode !== "thread-pool") throw new RaftError("EINVAL", `fsyncMode must be "inline" or "thread-pool", got ${String(fsyncMode)}`);
+    if (fsyncMode !== "inline" && fsyncMode !== "thread-pool" && fsyncMode !== "none") {
+      throw new RaftError("EINVAL", `fsyncMode must be "inline", "thread-pool" or "none", got ${String(fsyncMode)}`);
+    }
     const logger = options.logger ?? console;
     const { meta, segments } = await recoverLog(dir, (message) => logger.warn(message));
     const files = new SegmentFiles(dir, maxSegmentBytes, fdatasyncFor(fsyncMode), meta, segments);
