@@ -21,6 +21,7 @@ import { PendingReads } from "./pending-reads.js";
 import { PendingTasks } from "./pending-tasks.js";
 import { ReadyLoop } from "./ready-loop.js";
 import { RoleNotifier } from "./role-notifier.js";
+import { joinTicker } from "./shared-ticker.js";
 import { SnapshotExecutor } from "./snapshot-executor.js";
 import { SnapshotInstaller, sharedThrottle } from "./snapshot-installer.js";
 import { serveNodeSnapshots } from "./snapshot-serving.js";
@@ -83,7 +84,9 @@ export class RaftNode {
   private readonly roles: RoleNotifier;
   /** Registered with the transport and ticking. */
   private joined = false;
-  private timers: NodeJS.Timeout[] = [];
+  /** Stops this node's ticks; set while joined. */
+  private leaveTicker: (() => void) | null = null;
+  private snapshotTimer: NodeJS.Timeout | null = null;
   private shutdownDone: Promise<void> | null = null;
   /** A warning that would repeat every tick is given once. */
   private warnedTransfer = false;
@@ -198,14 +201,14 @@ export class RaftNode {
     let peers = liveNodes.get(groupId);
     if (peers === undefined) liveNodes.set(groupId, (peers = new Set()));
     peers.add(this);
-    this.timers.push(setInterval(() => this.onTick(), tickMs));
+    this.leaveTicker = joinTicker(tickMs, () => this.onTick());
     if (snapshotIntervalSecs > 0) {
       const onInterval = (): void => {
         if (this.lifecycle === "running") this.snapshots.onInterval(this.fsm.appliedIndex);
       };
-      this.timers.push(setInterval(onInterval, snapshotIntervalSecs * 1000));
+      this.snapshotTimer = setInterval(onInterval, snapshotIntervalSecs * 1000);
+      this.snapshotTimer.unref();
     }
-    for (const timer of this.timers) timer.unref();
     this.readyLoop.kick();
   }
 
@@ -559,8 +562,10 @@ export class RaftNode {
   private leaveGroup(): void {
     if (!this.joined) return;
     this.joined = false;
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
+    this.leaveTicker?.();
+    this.leaveTicker = null;
+    if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
+    this.snapshotTimer = null;
     this.options.transport.unregisterGroup(this.options.groupId, this.options.serverId);
     this.stopServingSnapshots?.();
     this.stopServingSnapshots = null;

@@ -5,7 +5,6 @@
 import { RaftError } from "../errors.js";
 
 const TWO_32 = 0x1_0000_0000;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export class BinaryWriter {
@@ -58,8 +57,12 @@ export class BinaryWriter {
     this.offset += value.byteLength;
   }
 
+  /** UTF-8 written in place: no intermediate copy (names go into every Raft frame). */
   string(value: string): void {
-    this.bytes(encoder.encode(value));
+    const byteLength = Buffer.byteLength(value);
+    this.u32(byteLength);
+    this.reserve(byteLength);
+    this.offset += this.buffer.write(value, this.offset, byteLength, "utf8");
   }
 
   /** The bytes written so far (a view, not a copy). */

@@ -19,8 +19,13 @@ import {
   type TransportStats,
 } from "./transport.js";
 
+/** Peer ids whose address is remembered; past it the memory starts over (ids come from configurations, so few). */
+const MAX_REMEMBERED_PEER_IDS = 4096;
+
 export abstract class TransportBase {
   protected readonly routes = new LocalRoutes();
+  /** Peer id -> `host:port`: parsing the id on every message showed in idle profiles. */
+  private readonly peerAddresses = new Map<NodeId, string>();
   protected readonly counters: TransportStats = emptyStats();
   protected closed = false;
 
@@ -45,7 +50,7 @@ export abstract class TransportBase {
   /** The frame of a Raft message and the process it goes to, or null when closed (counted as a drop). */
   protected raftFrame(groupId: string, message: Message): { address: string; frame: Buffer } | null {
     validateName(groupId, "group id");
-    const { address } = parsePeerId(message.to);
+    const address = this.addressOf(message.to);
     if (this.closed) {
       this.counters.raftMessagesDropped++;
       return null;
@@ -55,6 +60,16 @@ export abstract class TransportBase {
       throw tooLarge(`a ${message.type} message to ${message.to}`, frame.length, this.options.maxFrameBytes, "lower the node's maximum bytes per append");
     }
     return { address, frame };
+  }
+
+  private addressOf(peerId: NodeId): string {
+    let address = this.peerAddresses.get(peerId);
+    if (address === undefined) {
+      address = parsePeerId(peerId).address;
+      if (this.peerAddresses.size >= MAX_REMEMBERED_PEER_IDS) this.peerAddresses.clear();
+      this.peerAddresses.set(peerId, address);
+    }
+    return address;
   }
 
   /** A Raft message that could not be queued: counted, and the node is told. */
