@@ -83,5 +83,5 @@ function describe(names: string[]): string {
 
 /** A RaftError from the far side, rebuilt locally with the same code. */
 export function remoteError(error: RaftError, remote: string): RaftError {
-  return new RaftError(error.code, `${plainMessage(error)} (from ${remote})`);
+  return new RaftError(error.code, `${plainMessage(error)} (from ${remote})`, error.leaderHint);
 }

@@ -5,7 +5,7 @@
  */
 import { RAFT_ERROR_CODES, RaftError, type RaftErrorCode } from "../errors.js";
 import type { Message } from "../core/messages.js";
-import { BinaryReader } from "./binary.js";
+import { BinaryReader, type BinaryWriter } from "./binary.js";
 import { beginFrame, encodeFrame, finishFrame, FrameKind } from "./frame.js";
 import { decodeMessage, encodeMessage } from "./message-codec.js";
 
@@ -56,9 +56,15 @@ export function encodeHelloOk(): Buffer {
 
 export function encodeError(error: RaftError): Buffer {
   const writer = beginFrame(FrameKind.Error);
+  writeError(writer, error);
+  return finishFrame(writer);
+}
+
+/** Code, text and leader hint (empty when none): a service's ENOTLEADER tells where to go. */
+function writeError(writer: BinaryWriter, error: RaftError): void {
   writer.string(error.code);
   writer.string(plainMessage(error).slice(0, MAX_ERROR_MESSAGE_CHARS));
-  return finishFrame(writer);
+  writer.string(error.leaderHint ?? "");
 }
 
 export function decodeError(body: Buffer): RaftError {
@@ -107,8 +113,7 @@ export function encodeResponse(requestId: number, outcome: { ok: true; payload: 
   if (outcome.ok) {
     writer.bytes(outcome.payload);
   } else {
-    writer.string(outcome.error.code);
-    writer.string(plainMessage(outcome.error).slice(0, MAX_ERROR_MESSAGE_CHARS));
+    writeError(writer, outcome.error);
   }
   return finishFrame(writer);
 }
@@ -142,7 +147,8 @@ function readError(reader: BinaryReader): RaftError {
   if (!ERROR_CODES.has(code)) throw new RaftError("ECORRUPT", `unknown error code "${code.slice(0, 32)}" from the peer`);
   const message = reader.string();
   if (message.length > MAX_ERROR_MESSAGE_CHARS) throw new RaftError("ECORRUPT", `an error text of ${message.length} characters (at most ${MAX_ERROR_MESSAGE_CHARS})`);
-  return new RaftError(code as RaftErrorCode, message);
+  const leaderHint = name(reader, "an error's leader hint", true);
+  return new RaftError(code as RaftErrorCode, message, leaderHint === "" ? null : leaderHint);
 }
 
 function name(reader: BinaryReader, what: string, mayBeEmpty: boolean): string {

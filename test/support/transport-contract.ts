@@ -137,7 +137,7 @@ export function transportContract(name: string, harness: TransportHarness): void
     withTransports(harness, 2, async ([client, server]) => {
       const address = server!.localAddress!;
       server!.handle("leader-only", async () => {
-        throw new RaftError("ENOTLEADER", "ask 127.0.0.1:9");
+        throw new RaftError("ENOTLEADER", "ask 127.0.0.1:9", "127.0.0.1:9");
       });
       server!.handle("buggy", async () => {
         throw new TypeError("x is undefined");
@@ -146,6 +146,8 @@ export function transportContract(name: string, harness: TransportHarness): void
       server!.handle("not-bytes", async () => "text" as unknown as Uint8Array);
       await assert.rejects(client!.request(address, "not-bytes", Buffer.alloc(0)), raftCode("ESTATEMACHINE", /answered with string, not bytes/));
       await assert.rejects(client!.request(address, "leader-only", Buffer.alloc(0)), raftCode("ENOTLEADER", /ask 127\.0\.0\.1:9/));
+      const notLeader = await client!.request(address, "leader-only", Buffer.alloc(0)).catch((e: unknown) => e);
+      assert.ok(notLeader instanceof RaftError && notLeader.leaderHint === "127.0.0.1:9", "the leader hint crosses the wire");
       await assert.rejects(client!.request(address, "buggy", Buffer.alloc(0)), raftCode("ESTATEMACHINE", /service "buggy" failed: x is undefined/));
       await assert.rejects(client!.request(address, "nope", Buffer.alloc(0)), raftCode("EINVAL", /no service "nope" here/));
       // The connection survives answered errors.
