@@ -183,7 +183,7 @@ describe("InstallSnapshot (§7)", () => {
 
   test("§7: a follower whose entry at the snapshot index conflicts discards its whole log", () => {
     const f = new SoloCore("c", ABC, [1, 1, 2, 2, 2], { term: 2, commit: 2 });
-    f.persist();
+    f.handleNext();
     const ready = f.step({ type: "snapshot", from: "a", to: "c", term: 3, snapshot: { index: 4, term: 3, conf: ABC } })!;
     assert.deepEqual(ready.snapshot, { index: 4, term: 3, conf: ABC });
     const s = f.core.status();
@@ -196,7 +196,7 @@ describe("InstallSnapshot (§7)", () => {
     const [resp] = next.messagesAfterPersist.filter((m): m is AppendResponse => m.type === "appendResp");
     assert.deepEqual([resp!.reject, resp!.index], [false, 5]);
     assert.equal(f.core.status().commit, 5);
-    const applyReady = next.committedEntries.length > 0 ? next : f.persist()!;
+    const applyReady = next.committedEntries.length > 0 ? next : f.handleNext()!;
     assert.deepEqual(applyReady.committedEntries.map((e) => e.index), [5], "handed out for applying once durable");
   });
 });

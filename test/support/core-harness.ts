@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { RaftCore } from "../../src/core/raft.js";
 import { SeededRandom, type RandomSource } from "../../src/core/random.js";
-import { EMPTY_HARD_STATE, EntryType, type Entry, type HardState, type NodeId } from "../../src/core/types.js";
+import { EMPTY_HARD_STATE, EntryType, type ConfState, type Entry, type HardState, type NodeId } from "../../src/core/types.js";
 import type { Message } from "../../src/core/messages.js";
 import type { CoreOptions } from "../../src/core/options.js";
 import type { Ready } from "../../src/core/ready.js";
@@ -40,6 +40,8 @@ export class CountingRandom implements RandomSource {
 }
 
 export interface SoloOptions {
+  /** The whole bootstrap membership; overrides voters and learners. */
+  conf?: ConfState;
   voters?: NodeId[];
   learners?: NodeId[];
   entries?: Entry[];
@@ -61,8 +63,7 @@ export class Solo {
     readonly id: NodeId,
     opts: SoloOptions = {},
   ) {
-    const voters = opts.voters ?? [id];
-    this.log = new MemoryLog({ voters, outgoing: [], learners: opts.learners ?? [] });
+    this.log = new MemoryLog(opts.conf ?? { voters: opts.voters ?? [id], outgoing: [], learners: opts.learners ?? [] });
     if (opts.entries) this.log.append(opts.entries);
     this.hardState = opts.hardState ?? EMPTY_HARD_STATE;
     this.core = new RaftCore({

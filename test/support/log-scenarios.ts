@@ -7,13 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { RaftCore } from "../../src/core/raft.js";
-import { SeededRandom } from "../../src/core/random.js";
 import { EMPTY_HARD_STATE, EntryType, type ConfState, type Entry, type HardState, type NodeId } from "../../src/core/types.js";
 import type { Message } from "../../src/core/messages.js";
 import type { CoreOptions } from "../../src/core/options.js";
 import type { Ready } from "../../src/core/ready.js";
 import { MemoryLog } from "../../src/storage/memory-log.js";
 import type { TestCluster, TestNode } from "./cluster.js";
+import { Solo } from "./core-harness.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -153,32 +153,16 @@ export function electWithRetries(c: TestCluster, id: NodeId, tries = 5): void {
 }
 
 /** A core on its own, with a MemoryLog holding `terms`; the test plays the other peers. */
-export class SoloCore {
-  readonly log: MemoryLog;
-  core: RaftCore;
-  hardState: HardState;
-  readonly readies: Ready[] = [];
-
-  constructor(
-    readonly id: NodeId,
-    conf: ConfState,
-    terms: readonly number[] = [],
-    hs: Partial<HardState> = {},
-    options: Partial<CoreOptions> = {},
-  ) {
-    this.log = new MemoryLog(conf);
-    this.log.append(entriesOfTerms(terms));
-    this.hardState = { ...EMPTY_HARD_STATE, term: Math.max(0, ...terms), ...hs };
-    this.core = new RaftCore({ id, log: this.log, hardState: this.hardState, random: new SeededRandom(7), options });
+export class SoloCore extends Solo {
+  constructor(id: NodeId, conf: ConfState, terms: readonly number[] = [], hs: Partial<HardState> = {}, options: Partial<CoreOptions> = {}) {
+    super(id, { conf, entries: entriesOfTerms(terms), hardState: { ...EMPTY_HARD_STATE, term: Math.max(0, ...terms), ...hs }, seed: 7, options });
   }
 
   /** Handles one Ready the way TestCluster does and returns it (or null when there is none). */
-  persist(): Ready | null {
+  handleNext(): Ready | null {
     if (!this.core.hasReady()) return null;
     const ready = this.core.ready();
-    if (ready.snapshot) this.log.installSnapshot(ready.snapshot);
-    this.log.append(ready.entries);
-    if (ready.hardState) this.hardState = ready.hardState;
+    this.persist(ready);
     this.readies.push(ready);
     this.core.advance(ready);
     return ready;
@@ -186,7 +170,7 @@ export class SoloCore {
 
   step(m: Message): Ready | null {
     this.core.step(m);
-    return this.persist();
+    return this.handleNext();
   }
 }
 
