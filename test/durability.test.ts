@@ -100,7 +100,7 @@ test("§5.2 a candidate's own vote counts only after advance() acknowledged it d
 test("§5.2 a single-voter candidate becomes leader only at advance(), and not on an older Ready", () => {
   const s = new Solo("a", { voters: ["a"], options: { preVote: false } });
   // Take a Ready, then campaign while it is outstanding: acknowledging that older Ready proves nothing about the vote.
-  s.core.step({ type: "heartbeat", from: "z", to: "a", term: 0, commit: 0, readSeq: 0, sentTick: 0 });
+  s.core.step({ type: "heartbeat", from: "z", to: "a", term: 0, commit: 0, readSeq: 0, sentTick: 0, quiesce: false });
   const older = s.core.ready();
   s.core.campaign();
   assert.equal(s.core.status().role, "candidate");
@@ -271,7 +271,7 @@ test("§5.1 stale inputs never move a follower's term back or its commit down", 
   };
   s.core.step(append("a", "b", 3, 0, 0, [entry(1, 3)], 1));
   check("an old, duplicated append with a lower commit");
-  s.core.step({ type: "heartbeat", from: "a", to: "b", term: 3, commit: 0, readSeq: 0, sentTick: 0 });
+  s.core.step({ type: "heartbeat", from: "a", to: "b", term: 3, commit: 0, readSeq: 0, sentTick: 0, quiesce: false });
   check("a heartbeat with a lower commit");
   s.core.step(append("z", "b", 2, 3, 3, [entry(4, 2)], 4));
   check("an append from an older term");

@@ -186,7 +186,7 @@ test("§5.2 a candidate that hears from a majority becomes leader; one that hear
   const t = new Solo("a", { voters: ["a", "b", "c"], options: { preVote: false } });
   t.core.campaign();
   t.drain();
-  t.core.step({ type: "heartbeat", from: "c", to: "a", term: 1, commit: 0, readSeq: 0, sentTick: 0 });
+  t.core.step({ type: "heartbeat", from: "c", to: "a", term: 1, commit: 0, readSeq: 0, sentTick: 0, quiesce: false });
   t.drain();
   assert.equal(t.core.status().role, "follower");
   assert.equal(t.core.status().leaderId, "c");
@@ -330,7 +330,7 @@ test("thesis §4.2.3 a follower that heard from a live leader ignores (pre)vote 
 
   // A lone follower: within the timeout ignored, after it granted.
   const s = new Solo("b", { voters: ["a", "b", "c"] });
-  s.core.step({ type: "heartbeat", from: "a", to: "b", term: 1, commit: 0, readSeq: 0, sentTick: 0 });
+  s.core.step({ type: "heartbeat", from: "a", to: "b", term: 1, commit: 0, readSeq: 0, sentTick: 0, quiesce: false });
   s.drain();
   for (let t = 1; t < E; t++) s.core.tick();
   s.core.step(voteReq("c", "b", 2, 0, 0));

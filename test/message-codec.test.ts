@@ -39,7 +39,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   envelope.chain((e) => fc.boolean().map((reject): Message => ({ type: "voteResp", ...e, reject }))),
   append,
   envelope.chain((e) => fc.record({ reject: fc.boolean(), index: u53, hintIndex: u53, hintTerm: u53 }).map((r): Message => ({ type: "appendResp", ...e, ...r }))),
-  envelope.chain((e) => fc.record({ commit: u53, readSeq: u53, sentTick: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }) }).map((r): Message => ({ type: "heartbeat", ...e, ...r }))),
+  envelope.chain((e) => fc.record({ commit: u53, readSeq: u53, sentTick: fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), quiesce: fc.boolean() }).map((r): Message => ({ type: "heartbeat", ...e, ...r }))),
   envelope.chain((e) => fc.record({ readSeq: u53, sentTick: fc.integer() }).map((r): Message => ({ type: "heartbeatResp", ...e, ...r }))),
   envelope.chain((e) => fc.record({ index: u53, term: u53, conf }).map((snapshot): Message => ({ type: "snapshot", ...e, snapshot }))),
   envelope.chain((e) => fc.record({ index: u53, reject: fc.boolean() }).map((r): Message => ({ type: "snapshotStatus", ...e, ...r }))),

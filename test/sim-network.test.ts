@@ -8,7 +8,7 @@ import { CALM_NETWORK, Network, type DropReason, type NetworkParams } from "../s
 import { bridge, halves, isolate, majoritiesRing, oneWay, type Partition } from "../src/sim/partitions.js";
 
 function heartbeat(from: string, to: string, readSeq = 0): Message {
-  return { type: "heartbeat", from, to, term: 1, commit: 0, readSeq, sentTick: 0 };
+  return { type: "heartbeat", from, to, term: 1, commit: 0, readSeq, sentTick: 0, quiesce: false };
 }
 
 interface Harness {

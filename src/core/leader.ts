@@ -58,6 +58,8 @@ export class Leadership {
   private heartbeatElapsed = 0;
   private electionElapsed = 0;
   private active = true;
+  /** Idle with every follower up to date: no heartbeats, no check-quorum, until wake(). */
+  private quiescedFlag = false;
 
   constructor(private readonly host: LeaderHost) {
     for (const id of host.configs.current().members()) {
@@ -89,6 +91,7 @@ export class Leadership {
   // ---------------------------------------------------------------- requests
 
   propose(data: Uint8Array): { index: number; term: number } {
+    this.wake();
     if (this.transferee !== null) {
       throw new RaftError("EBUSY", `leadership is being transferred to ${this.transferee}; retry on the new leader`);
     }
@@ -105,6 +108,7 @@ export class Leadership {
 
   /** New voters first catch up; then a configuration entry is appended (thesis §4.2.1). */
   proposeConfChange(target: ConfChangeTarget, requestId: string, mode: ConfChangeMode): void {
+    this.wake();
     if (this.transferee !== null) throw new RaftError("EBUSY", "a leadership transfer is in progress; retry after it");
     this.requireCommittedInTerm();
     this.requireNoConfChange("another membership change is in progress; retry once it completes");
@@ -123,6 +127,7 @@ export class Leadership {
 
   /** Hands leadership to `target`, or to the most up-to-date voter when null (thesis §3.10). */
   transfer(target: NodeId | null): void {
+    this.wake();
     this.requireNoConfChange("a membership change is in progress; transfer leadership after it completes");
     const chosen = target ?? this.mostUpToDateVoter();
     if (chosen === null) throw new RaftError("EINVAL", "there is no other voter to transfer leadership to");
@@ -138,6 +143,7 @@ export class Leadership {
 
   /** ReadIndex (thesis §6.4), for a local read (`from` null) or a follower's. */
   readIndex(context: string, from: NodeId | null): void {
+    this.wake();
     const refuse = (code: RaftErrorCode, message: string): void => {
       if (from === null) throw new RaftError(code, message);
       this.answerRead(context, -1, code, from);
@@ -193,6 +199,7 @@ export class Leadership {
   // ---------------------------------------------------------------- time
 
   tick(): void {
+    if (this.quiescedFlag) return;
     this.heartbeatElapsed++;
     this.electionElapsed++;
     this.tickCatchup();
@@ -207,8 +214,46 @@ export class Leadership {
     }
     if (this.heartbeatElapsed >= this.host.options.heartbeatTicks) {
       this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
+      this.quiescedFlag = this.host.options.quiesce && this.idleAndUpToDate();
+      this.broadcastHeartbeat(this.quiescedFlag);
     }
+  }
+
+  get quiesced(): boolean {
+    return this.quiescedFlag;
+  }
+
+  /** Back to heartbeats (and check-quorum) at once: there is work, or a peer process came or went. */
+  wake(): void {
+    if (!this.quiescedFlag) return;
+    this.quiescedFlag = false;
+    this.heartbeatElapsed = 0;
+    this.electionElapsed = 0;
+    this.broadcastHeartbeat(false);
+  }
+
+  /**
+   * Nothing to replicate, confirm or change, a quorum heard from within an
+   * election timeout, and every follower holds the whole log, except those
+   * silent that long (a follower that comes back campaigns, which wakes us; a
+   * learner's runtime sees its process return and wakes us).
+   */
+  private idleAndUpToDate(): boolean {
+    const log = this.host.log;
+    const last = log.lastIndex();
+    if (this.transferee !== null || this.catchup !== null || this.reads.size > 0) return false;
+    if (log.committed !== last || log.stableIndex() !== last || log.term(last) !== this.host.term) return false;
+    if (this.pendingConfIndex > last || this.host.configs.current().isJoint()) return false;
+    const heardRecently = (pr: Progress): boolean => this.host.now - pr.lastHeardTick < this.host.options.electionTicks;
+    for (const pr of this.progress.values()) {
+      if (heardRecently(pr) && (pr.match !== last || pr.state === "snapshot")) return false;
+    }
+    // A leader cut off from a quorum stays awake, so that check-quorum deposes it.
+    const reachable = (id: NodeId): boolean => {
+      const pr = this.progress.get(id);
+      return id === this.host.id || (pr !== undefined && heardRecently(pr));
+    };
+    return this.host.configs.current().vote(reachable) === "won";
   }
 
   private quorumActive(): boolean {
@@ -223,6 +268,7 @@ export class Leadership {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.lastHeardTick = this.host.now;
     if (m.reject) {
       const matchHint = m.hintTerm > 0 ? this.host.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
       if (pr.maybeDecreaseTo(m.index, matchHint) && pr.state === "replicate") pr.becomeProbe();
@@ -247,6 +293,7 @@ export class Leadership {
     const pr = this.progress.get(m.from);
     if (pr === undefined) return;
     pr.recentActive = true;
+    pr.lastHeardTick = this.host.now;
     pr.probeSent = false;
     if (pr.match < this.host.log.lastIndex()) {
       // The follower is behind and may have lost appends: an append (empty if need be)
@@ -340,6 +387,7 @@ export class Leadership {
   private newProgress(): Progress {
     const pr = new Progress(this.host.log.lastIndex() + 1);
     pr.recentActive = true; // a new peer gets one election timeout before counting as dead
+    pr.lastHeardTick = this.host.now;
     return pr;
   }
 
@@ -398,7 +446,7 @@ export class Leadership {
 
   /** Work deferred so that many inputs share one round of messages: appends, commit news, read rounds. */
   flush(): void {
-    if (this.reads.needsBroadcast()) this.broadcastHeartbeat();
+    if (this.reads.needsBroadcast()) this.broadcastHeartbeat(false);
     const committed = this.host.log.committed;
     for (const [id, pr] of this.progress) {
       while (this.sendAppend(id, pr, false)) {
@@ -442,13 +490,13 @@ export class Leadership {
     this.host.send({ type: "snapshot", from: this.host.id, to, term: this.host.term, snapshot });
   }
 
-  private broadcastHeartbeat(): void {
+  private broadcastHeartbeat(quiesce: boolean): void {
     const readSeq = this.reads.latestSeq();
     this.reads.markBroadcast(readSeq);
     for (const [id, pr] of this.progress) {
       // Never more than the follower's match: its log may not reach our commit yet.
       const commit = Math.min(pr.match, this.host.log.committed);
-      this.host.send({ type: "heartbeat", from: this.host.id, to: id, term: this.host.term, commit, readSeq, sentTick: this.host.now });
+      this.host.send({ type: "heartbeat", from: this.host.id, to: id, term: this.host.term, commit, readSeq, sentTick: this.host.now, quiesce });
     }
   }
 

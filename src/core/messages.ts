@@ -66,6 +66,8 @@ export interface HeartbeatRequest extends Envelope {
   readonly commit: number;
   readonly readSeq: number;
   readonly sentTick: number;
+  /** The group is idle and every follower is up to date: stop counting towards an election until the leader speaks again. */
+  readonly quiesce: boolean;
 }
 export interface HeartbeatResponse extends Envelope {
   readonly type: "heartbeatResp";

@@ -32,6 +32,13 @@ export interface CoreOptions {
   priorityOf: (id: NodeId) => number;
   /** How far the target priority drops after a timeout without a leader (at least this, or a fifth). */
   priorityDecayGap: number;
+  /**
+   * An idle leader whose followers are all up to date stops heartbeating, and its followers stop
+   * their election timers, until something happens (see RaftCore.wake). Only for runtimes that
+   * watch the liveness of peer processes and call wake() when it changes: a quiesced follower
+   * would otherwise never notice that its leader died.
+   */
+  quiesce: boolean;
 }
 
 export const DEFAULT_CORE_OPTIONS: CoreOptions = {
@@ -50,6 +57,7 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   catchupMargin: 1000,
   priorityOf: () => -1,
   priorityDecayGap: 10,
+  quiesce: false,
 };
 
 /** Fills defaults and refuses combinations that would be unsafe or meaningless. */

@@ -73,6 +73,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** The leader's tick when the follower last answered (set when tracking starts, as a grace period). */
+  lastHeardTick = 0;
   /** Highest read sequence and send tick the follower acknowledged in the current term. */
   ackedReadSeq = 0;
   ackedSentTick = Number.MIN_SAFE_INTEGER;

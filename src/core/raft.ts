@@ -65,13 +65,16 @@ export class RaftCore {
   private readonly log: RaftLog;
   private readonly configs: ConfigLog;
 
-  private currentTerm: number;
+  #term: number;
   private vote: NodeId | null;
-  private role: Role = "follower";
-  private leaderId: NodeId | null = null;
+  #role: Role = "follower";
+  #leaderId: NodeId | null = null;
 
   /** The core's own clock, in ticks; the lease is measured on it. */
   private tickCount = 0;
+  /** A follower told by its leader that the group is idle: no elections until it hears otherwise (see wake). */
+  private followerQuiesced = false;
+  private confVersionCounter = 0;
   private electionElapsed = 0;
   private randomizedElectionTicks = 0;
   /** Ticks since a leader was last heard from (start-up counts as contact in lease mode). */
@@ -103,7 +106,7 @@ export class RaftCore {
     assertIndex(hs.commit, "hardState.commit");
     const snapshot = config.log.snapshotMeta();
     this.log = new RaftLog(config.log, hs.commit, config.applied ?? snapshot.index);
-    this.currentTerm = hs.term;
+    this.#term = hs.term;
     this.vote = hs.vote;
     this.persistedHardState = { term: hs.term, vote: hs.vote, commit: this.log.committed };
     this.configs = new ConfigLog(snapshot.index, new Configuration(snapshot.conf));
@@ -125,12 +128,68 @@ export class RaftCore {
     else this.tickElection();
   }
 
+  /** Cheap reads of what status() reports, for runtimes that ask often. */
+  get role(): Role {
+    return this.#role;
+  }
+
+  get leaderId(): NodeId | null {
+    return this.#leaderId;
+  }
+
+  get currentTerm(): number {
+    return this.#term;
+  }
+
+  get committed(): number {
+    return this.log.committed;
+  }
+
+  /** Changes whenever the configuration in force does (appended, truncated, or from a snapshot). */
+  get confVersion(): number {
+    return this.confVersionCounter;
+  }
+
+  /** The configuration in force (possibly not yet committed). */
+  members(): NodeId[] {
+    return this.configs.current().members();
+  }
+
+  /** An idle group stopped its heartbeats and election timers (CoreOptions.quiesce). */
+  get quiesced(): boolean {
+    return this.leadership?.quiesced ?? this.followerQuiesced;
+  }
+
+  /**
+   * The runtime saw a peer process go down or come back. A quiesced leader
+   * resumes heartbeats (and check-quorum); a quiesced follower resumes its
+   * election timer, and when `leaderSuspected` (the leader's process is down)
+   * campaigns within one randomized election timeout rather than two.
+   */
+  wake(leaderSuspected: boolean): void {
+    if (this.leadership) {
+      this.leadership.wake();
+      return;
+    }
+    if (!this.followerQuiesced) return;
+    this.followerQuiesced = false;
+    this.electionElapsed = leaderSuspected ? this.options.electionTicks : 0;
+  }
+
   step(m: Message): void {
     if (m.to !== this.id) throw new RaftError("EINVAL", `message for ${m.to} delivered to ${this.id}`);
     if (!Number.isSafeInteger(m.term) || m.term < 0) throw new RaftError("EINVAL", `message term ${m.term} is not a valid term`);
-    if (m.term > this.currentTerm) {
+    // Anything but the answer to its own heartbeat means there is work: a quiesced leader wakes.
+    if (m.type !== "heartbeatResp") this.leadership?.wake();
+    if (this.followerQuiesced && (m.type === "preVote" || m.type === "vote") && m.from === this.#leaderId) {
+      // Our leader campaigns: it restarted, or lost leadership, and its lease went with it.
+      // (A restart quicker than the runtime's liveness check wakes nothing else.)
+      this.followerQuiesced = false;
+      this.ticksSinceLeaderContact = Math.max(this.ticksSinceLeaderContact, this.options.electionTicks);
+    }
+    if (m.term > this.#term) {
       if (!this.acceptHigherTerm(m)) return;
-    } else if (m.term < this.currentTerm) {
+    } else if (m.term < this.#term) {
       this.answerStaleTerm(m);
       return;
     }
@@ -141,7 +200,7 @@ export class RaftCore {
         return;
       case "readIndex":
         if (this.leadership) this.leadership.readIndex(m.context, m.from);
-        else this.send({ type: "readIndexResp", from: this.id, to: m.from, term: this.currentTerm, context: m.context, index: -1, error: "ENOTLEADER" });
+        else this.send({ type: "readIndexResp", from: this.id, to: m.from, term: this.#term, context: m.context, index: -1, error: "ENOTLEADER" });
         return;
       case "readIndexResp":
         // Only answers to reads we forwarded and still wait for: a duplicate is dropped.
@@ -150,7 +209,7 @@ export class RaftCore {
         }
         return;
     }
-    switch (this.role) {
+    switch (this.#role) {
       case "leader":
         this.stepLeader(m);
         return;
@@ -187,13 +246,13 @@ export class RaftCore {
       this.leadership.readIndex(context, null);
       return;
     }
-    if (this.leaderId === null) throw new RaftError("ENOTLEADER", "no leader is known; retry after an election", null);
+    if (this.#leaderId === null) throw new RaftError("ENOTLEADER", "no leader is known; retry after an election", null);
     if (this.forwardedReads.size >= this.options.maxPendingReads) {
       throw new RaftError("EBUSY", `${this.forwardedReads.size} reads wait for the leader's answer (limit ${this.options.maxPendingReads}); retry later`);
     }
     // Three election timeouts: check-quorum deposes a cut-off leader within two, and it then answers ESTEPPEDDOWN.
     this.forwardedReads.set(context, this.tickCount + 3 * this.options.electionTicks);
-    this.send({ type: "readIndex", from: this.id, to: this.leaderId, term: this.currentTerm, context });
+    this.send({ type: "readIndex", from: this.id, to: this.#leaderId, term: this.#term, context });
   }
 
   /** Hands leadership to `target` (or the most up-to-date voter when null), thesis §3.10. */
@@ -203,7 +262,7 @@ export class RaftCore {
 
   /** Starts an election now (thesis §3.4), honouring pre-vote. */
   campaign(): void {
-    if (this.role === "leader") return;
+    if (this.#role === "leader") return;
     this.startCampaign(this.options.preVote ? "preVote" : "vote");
   }
 
@@ -249,7 +308,7 @@ export class RaftCore {
     const unstable = this.log.unstable();
     const committedEntries = this.log.nextCommittedEntries(this.options.maxUncommittedBytes);
     if (committedEntries.length > 0) this.log.applying = committedEntries[committedEntries.length - 1]!.index;
-    const softState = this.softStateChanged() ? { role: this.role, leaderId: this.leaderId } : null;
+    const softState = this.softStateChanged() ? { role: this.#role, leaderId: this.#leaderId } : null;
     if (softState) this.lastSoftState = softState;
     const ready: Ready = {
       softState,
@@ -294,7 +353,7 @@ export class RaftCore {
     this.configs.compactTo(this.log.storage.snapshotMeta().index);
     if (this.leadership) {
       this.leadership.maybeCommit(); // our own log grew durable
-    } else if (this.role === "candidate" && this.persistedHardState.term === this.currentTerm && this.persistedHardState.vote === this.id) {
+    } else if (this.#role === "candidate" && this.persistedHardState.term === this.#term && this.persistedHardState.vote === this.id) {
       // Our own vote counts only once it is durable, like any other vote.
       if (!this.votes.has(this.id)) this.recordVote(this.id, true);
     }
@@ -305,10 +364,10 @@ export class RaftCore {
   status(): CoreStatus {
     return {
       id: this.id,
-      role: this.role,
-      term: this.currentTerm,
+      role: this.#role,
+      term: this.#term,
       vote: this.vote,
-      leaderId: this.leaderId,
+      leaderId: this.#leaderId,
       commit: this.log.committed,
       applied: this.log.applied,
       firstIndex: this.log.firstIndex(),
@@ -336,7 +395,7 @@ export class RaftCore {
 
   private becomeFollower(term: number, leaderId: NodeId | null): void {
     this.reset(term);
-    this.role = "follower";
+    this.#role = "follower";
     if (leaderId !== null) {
       this.foundLeader(leaderId);
       this.heardFromLeader();
@@ -344,10 +403,10 @@ export class RaftCore {
   }
 
   private becomePreCandidate(): void {
-    invariant(this.role !== "leader", "a leader never becomes a pre-candidate");
+    invariant(this.#role !== "leader", "a leader never becomes a pre-candidate");
     // Pre-vote changes neither term nor vote (thesis §9.6).
-    this.role = "preCandidate";
-    this.leaderId = null;
+    this.#role = "preCandidate";
+    this.#leaderId = null;
     this.failForwardedReads();
     this.votes.clear();
     this.electionElapsed = 0;
@@ -355,25 +414,25 @@ export class RaftCore {
   }
 
   private becomeCandidate(): void {
-    invariant(this.role !== "leader", "a leader never becomes a candidate");
-    this.reset(this.currentTerm + 1);
-    this.role = "candidate";
+    invariant(this.#role !== "leader", "a leader never becomes a candidate");
+    this.reset(this.#term + 1);
+    this.#role = "candidate";
     this.vote = this.id;
   }
 
   private becomeLeader(): void {
-    invariant(this.role === "candidate", "only a candidate becomes leader");
-    this.reset(this.currentTerm);
-    this.role = "leader";
-    this.leaderId = this.id;
+    invariant(this.#role === "candidate", "only a candidate becomes leader");
+    this.reset(this.#term);
+    this.#role = "leader";
+    this.#leaderId = this.id;
     this.leadership = new Leadership(this.leaderHost);
   }
 
   /** What every role change does: new term (when it changes), clear per-role state. */
   private reset(term: number): void {
-    invariant(term >= this.currentTerm, () => `term would go back from ${this.currentTerm} to ${term}`);
-    if (term !== this.currentTerm) {
-      this.currentTerm = term;
+    invariant(term >= this.#term, () => `term would go back from ${this.#term} to ${term}`);
+    if (term !== this.#term) {
+      this.#term = term;
       this.vote = null;
     }
     if (this.leadership) {
@@ -381,9 +440,10 @@ export class RaftCore {
       this.leadership = null;
       lost.abandon();
     }
-    this.leaderId = null;
+    this.#leaderId = null;
     this.failForwardedReads();
     this.electionElapsed = 0;
+    this.followerQuiesced = false;
     this.resetRandomizedElectionTicks();
     this.votes.clear();
   }
@@ -409,7 +469,7 @@ export class RaftCore {
 
   /** A leader is known again: elections by priority start over from the top. */
   private foundLeader(leader: NodeId): void {
-    this.leaderId = leader;
+    this.#leaderId = leader;
     this.priority.reset(this.configs.current().allVoters());
   }
 
@@ -426,7 +486,7 @@ export class RaftCore {
       log: this.log,
       configs: this.configs,
       get term() {
-        return core.currentTerm;
+        return core.#term;
       },
       get now() {
         return core.tickCount;
@@ -435,7 +495,7 @@ export class RaftCore {
       deliverReadState: (state) => this.readStates.push(state),
       deliverConfChangeResult: (result) => this.confChangeResults.push(result),
       appendToLog: (entries) => this.appendToLog(entries),
-      stepDown: () => this.becomeFollower(this.currentTerm, null),
+      stepDown: () => this.becomeFollower(this.#term, null),
     };
   }
 
@@ -445,6 +505,7 @@ export class RaftCore {
     this.expireForwardedReads();
     this.electionElapsed++;
     this.ticksSinceLeaderContact++;
+    if (this.followerQuiesced) return;
     if (!this.promotable() || this.electionElapsed < this.randomizedElectionTicks) return;
     this.electionElapsed = 0;
     this.resetRandomizedElectionTicks();
@@ -461,10 +522,10 @@ export class RaftCore {
     let voteTerm: number;
     if (kind === "preVote") {
       this.becomePreCandidate();
-      voteTerm = this.currentTerm + 1;
+      voteTerm = this.#term + 1;
     } else {
       this.becomeCandidate();
-      voteTerm = this.currentTerm;
+      voteTerm = this.#term;
     }
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
@@ -484,18 +545,19 @@ export class RaftCore {
     if (!this.votes.has(from)) this.votes.set(from, granted);
     const outcome = this.configs.current().vote((id) => this.votes.get(id));
     if (outcome === "won") {
-      if (this.role === "preCandidate") this.startCampaign("vote");
+      if (this.#role === "preCandidate") this.startCampaign("vote");
       else this.becomeLeader();
     } else if (outcome === "lost") {
-      this.becomeFollower(this.currentTerm, null);
+      this.becomeFollower(this.#term, null);
     }
   }
 
   /** A node that heard from a live leader within an election timeout ignores (pre)votes (thesis §4.2.3). */
   private inLease(): boolean {
     if (!this.options.checkQuorum) return false;
-    if (this.role === "leader") return true;
-    return this.ticksSinceLeaderContact < this.options.electionTicks;
+    if (this.#role === "leader") return true;
+    // Quiesced, we trust the leader until the runtime says its process is gone (wake).
+    return this.followerQuiesced || this.ticksSinceLeaderContact < this.options.electionTicks;
   }
 
   /** Returns false when the message is to be ignored. */
@@ -514,9 +576,9 @@ export class RaftCore {
     if ((this.options.checkQuorum || this.options.preVote) && (m.type === "append" || m.type === "heartbeat")) {
       // A deposed leader may never hear of the new term otherwise (with pre-vote nobody
       // disrupts it): tell it, so it steps down.
-      this.send({ type: "appendResp", from: this.id, to: m.from, term: this.currentTerm, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
+      this.send({ type: "appendResp", from: this.id, to: m.from, term: this.#term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
     } else if (m.type === "preVote") {
-      this.send({ type: "preVoteResp", from: this.id, to: m.from, term: this.currentTerm, reject: true });
+      this.send({ type: "preVoteResp", from: this.id, to: m.from, term: this.#term, reject: true });
     }
   }
 
@@ -524,8 +586,8 @@ export class RaftCore {
     const isPreVote = m.type === "preVote";
     const canVote =
       this.vote === m.from ||
-      (this.vote === null && this.leaderId === null) ||
-      (isPreVote && m.term > this.currentTerm);
+      (this.vote === null && this.#leaderId === null) ||
+      (isPreVote && m.term > this.#term);
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       if (isPreVote) {
         // Granted at the asked term, so the pre-candidate does not mistake it for a newer term.
@@ -533,12 +595,12 @@ export class RaftCore {
       } else {
         this.electionElapsed = 0;
         this.vote = m.from;
-        this.sendAfterPersist({ type: "voteResp", from: this.id, to: m.from, term: this.currentTerm, reject: false });
+        this.sendAfterPersist({ type: "voteResp", from: this.id, to: m.from, term: this.#term, reject: false });
       }
       return;
     }
-    if (isPreVote) this.send({ type: "preVoteResp", from: this.id, to: m.from, term: this.currentTerm, reject: true });
-    else this.sendAfterPersist({ type: "voteResp", from: this.id, to: m.from, term: this.currentTerm, reject: true });
+    if (isPreVote) this.send({ type: "preVoteResp", from: this.id, to: m.from, term: this.#term, reject: true });
+    else this.sendAfterPersist({ type: "voteResp", from: this.id, to: m.from, term: this.#term, reject: true });
   }
 
   private stepCandidate(m: Message): void {
@@ -547,7 +609,7 @@ export class RaftCore {
       case "heartbeat":
       case "snapshot":
         // A leader of our term exists (§5.2): follow it.
-        this.becomeFollower(this.currentTerm, m.from);
+        this.becomeFollower(this.#term, m.from);
         this.stepFollower(m);
         return;
       case "preVoteResp":
@@ -560,7 +622,7 @@ export class RaftCore {
   }
 
   private handleVoteResponse(m: PreVoteResponse | VoteResponse): void {
-    const expected = this.role === "preCandidate" ? "preVoteResp" : "voteResp";
+    const expected = this.#role === "preCandidate" ? "preVoteResp" : "voteResp";
     if (m.type !== expected) return;
     this.recordVote(m.from, !m.reject);
   }
@@ -591,15 +653,16 @@ export class RaftCore {
   }
 
   private followLeader(leader: NodeId): void {
-    invariant(this.leaderId === null || this.leaderId === leader, () => `two leaders in term ${this.currentTerm}: ${this.leaderId} and ${leader}`);
+    invariant(this.#leaderId === null || this.#leaderId === leader, () => `two leaders in term ${this.#term}: ${this.#leaderId} and ${leader}`);
     this.electionElapsed = 0;
-    if (this.leaderId === null) this.foundLeader(leader);
+    this.followerQuiesced = false;
+    if (this.#leaderId === null) this.foundLeader(leader);
     this.heardFromLeader();
   }
 
   private handleAppend(m: AppendRequest): void {
     const reply = (fields: Pick<AppendResponse, "reject" | "index" | "hintIndex" | "hintTerm">): void =>
-      this.sendAfterPersist({ type: "appendResp", from: this.id, to: m.from, term: this.currentTerm, ...fields });
+      this.sendAfterPersist({ type: "appendResp", from: this.id, to: m.from, term: this.#term, ...fields });
     if (m.prevIndex < this.log.committed) {
       reply({ reject: false, index: this.log.committed, hintIndex: 0, hintTerm: 0 });
       return;
@@ -623,13 +686,15 @@ export class RaftCore {
   private handleHeartbeat(m: HeartbeatRequest): void {
     // The leader sends at most our match index, so this never passes our log.
     this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ type: "heartbeatResp", from: this.id, to: m.from, term: this.currentTerm, readSeq: m.readSeq, sentTick: m.sentTick });
+    // Only with the leader's whole log: a follower missing entries must keep its timer to get them.
+    this.followerQuiesced = m.quiesce && this.log.lastIndex() === m.commit;
+    this.send({ type: "heartbeatResp", from: this.id, to: m.from, term: this.#term, readSeq: m.readSeq, sentTick: m.sentTick });
   }
 
   private handleSnapshot(m: SnapshotRequest): void {
     const snapshot = m.snapshot;
     const reply = (index: number): void =>
-      this.sendAfterPersist({ type: "appendResp", from: this.id, to: m.from, term: this.currentTerm, reject: false, index, hintIndex: 0, hintTerm: 0 });
+      this.sendAfterPersist({ type: "appendResp", from: this.id, to: m.from, term: this.#term, reject: false, index, hintIndex: 0, hintTerm: 0 });
     if (snapshot.index <= this.log.committed) {
       reply(this.log.committed);
       return;
@@ -662,7 +727,7 @@ export class RaftCore {
       case "append":
       case "heartbeat":
       case "snapshot":
-        invariant(false, () => `two leaders in term ${this.currentTerm}: ${this.id} and ${m.from}`);
+        invariant(false, () => `two leaders in term ${this.#term}: ${this.id} and ${m.from}`);
         return;
       default:
         return;
@@ -673,7 +738,7 @@ export class RaftCore {
   private appendToLog(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const first = entries[0]!.index;
-    if (this.role === "leader") {
+    if (this.#role === "leader") {
       invariant(first === this.log.lastIndex() + 1, "a leader never overwrites its own log (§5.3 Leader Append-Only)");
     }
     const before = this.configs.current();
@@ -686,6 +751,7 @@ export class RaftCore {
   }
 
   private onConfigurationChanged(): void {
+    this.confVersionCounter++;
     this.priority.reset(this.configs.current().allVoters());
     this.leadership?.onConfigurationChanged();
   }
@@ -702,17 +768,17 @@ export class RaftCore {
 
   private requireLeader(): Leadership {
     if (this.leadership === null) {
-      throw new RaftError("ENOTLEADER", this.leaderId ? `not the leader; the leader is ${this.leaderId}` : "not the leader, and no leader is known; retry after an election", this.leaderId);
+      throw new RaftError("ENOTLEADER", this.#leaderId ? `not the leader; the leader is ${this.#leaderId}` : "not the leader, and no leader is known; retry after an election", this.#leaderId);
     }
     return this.leadership;
   }
 
   private hardState(): HardState {
-    return { term: this.currentTerm, vote: this.vote, commit: this.log.committed };
+    return { term: this.#term, vote: this.vote, commit: this.log.committed };
   }
 
   private softStateChanged(): boolean {
-    return this.lastSoftState.role !== this.role || this.lastSoftState.leaderId !== this.leaderId;
+    return this.lastSoftState.role !== this.#role || this.lastSoftState.leaderId !== this.#leaderId;
   }
 
   /** Rebuilds the membership history from configuration entries in the log (on start). */

@@ -21,6 +21,8 @@ export interface NodeDescription {
   readonly appliedIndex: number;
   readonly conf: ConfState;
   readonly transferringTo: NodeId | null;
+  /** Idle: no heartbeats and no election timer until there is work (NodeOptions.quiesce). */
+  readonly quiesced: boolean;
   /** On the leader: each member's replication state. */
   readonly progress: Record<NodeId, { match: number; next: number; state: ProgressState }> | null;
   readonly pending: { readonly tasks: number; readonly reads: number; readonly confChanges: number; readonly applyBacklogEntries: number };

@@ -53,6 +53,13 @@ export interface NodeOptions {
   readonly sync?: boolean;
   /** "safe" (ReadIndex, default) or "lease". */
   readonly readOnly?: ReadOnlyMode;
+  /**
+   * An idle group whose followers are all up to date stops its heartbeats and election timers
+   * until there is work, so many idle groups cost little; one small probe per peer process and
+   * tick tells the followers if the leader's process dies. Default true. An idle leader then holds
+   * no lease: its first read after a pause takes a heartbeat round.
+   */
+  readonly quiesce?: boolean;
   /** Proposals accepted but not yet applied; past it apply() answers EBUSY. Default 10,000. */
   readonly maxPendingTasks?: number;
   /** Reads waiting for their index or their apply; past it readIndex() answers EBUSY. Default 10,000. */
@@ -109,6 +116,7 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
     applyBatch: options.applyBatch ?? 32,
     sync: options.sync ?? true,
     readOnly: options.readOnly ?? "safe",
+    quiesce: options.quiesce ?? true,
     maxPendingTasks: options.maxPendingTasks ?? 10_000,
     maxPendingReads: options.maxPendingReads ?? 10_000,
     requestTimeoutMs: options.requestTimeoutMs ?? 5000,
@@ -131,10 +139,12 @@ export function resolveNodeOptions(options: NodeOptions): ResolvedNodeOptions {
   atLeast("maxPendingTasks", 1);
   atLeast("maxPendingReads", 1);
   atLeast("requestTimeoutMs", 1);
+  if (typeof resolved.quiesce !== "boolean") throw new RaftError("EINVAL", `option quiesce must be true or false, got ${String(resolved.quiesce)}`);
   const core: Partial<CoreOptions> = {
     electionTicks: ELECTION_TICKS,
     heartbeatTicks: 1,
     readOnly: resolved.readOnly,
+    quiesce: resolved.quiesce,
     catchupMargin: resolved.catchupMargin,
     maxEntriesPerAppend: resolved.maxEntriesPerAppend,
     maxBytesPerAppend: resolved.maxBytesPerAppend,

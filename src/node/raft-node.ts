@@ -22,6 +22,8 @@ import { PendingTasks } from "./pending-tasks.js";
 import { ReadyLoop } from "./ready-loop.js";
 import { RoleNotifier } from "./role-notifier.js";
 import { joinTicker } from "./shared-ticker.js";
+import { livenessOf } from "./peer-liveness.js";
+import { QuiescenceWatch } from "./quiescence-watch.js";
 import { SnapshotExecutor } from "./snapshot-executor.js";
 import { SnapshotInstaller, sharedThrottle } from "./snapshot-installer.js";
 import { serveNodeSnapshots } from "./snapshot-serving.js";
@@ -82,6 +84,8 @@ export class RaftNode {
   private readonly lastHeardMs = new Map<NodeId, number>();
   private readonly readyLoop: ReadyLoop;
   private readonly roles: RoleNotifier;
+  /** Wakes the core when a member's process goes or comes back; null when quiescing is off. */
+  private readonly quiescence: QuiescenceWatch | null;
   /** Registered with the transport and ticking. */
   private joined = false;
   /** Stops this node's ticks; set while joined. */
@@ -150,11 +154,14 @@ export class RaftNode {
       store: storage.snapshots,
       throttle: sharedThrottle(options.snapshotThrottleBytesPerSec),
       logger: this.logger,
-      coveredIndex: () => Math.max(this.core.status().commit, storage.durableLog.snapshotMeta().index),
+      coveredIndex: () => Math.max(this.core.committed, storage.durableLog.snapshotMeta().index),
       step: (message) => this.step(message),
       send: (message) => this.sendAll([message]),
     });
     this.stallWatch = new SnapshotStallWatch(options.installSnapshotStallMs);
+    this.quiescence = options.quiesce
+      ? new QuiescenceWatch(this.core, livenessOf(options.transport, options.electionTimeoutMs, options.tickMs), options.serverId, () => this.readyLoop.kick())
+      : null;
     this.roles = new RoleNotifier(options.serverId, this.stateMachine, this.fsm, storage.hardState.term);
     this.readyLoop = new ReadyLoop({
       core: this.core,
@@ -164,7 +171,7 @@ export class RaftNode {
       confChanges: this.confChanges,
       active: () => this.active(),
       send: (messages) => this.sendAll(messages),
-      onSoftState: (softState) => this.roles.onSoftState(softState, this.core.status().term),
+      onSoftState: (softState) => this.roles.onSoftState(softState, this.core.currentTerm),
       halt: (error) => this.halt(error),
     });
   }
@@ -202,6 +209,7 @@ export class RaftNode {
     if (peers === undefined) liveNodes.set(groupId, (peers = new Set()));
     peers.add(this);
     this.leaveTicker = joinTicker(tickMs, () => this.onTick());
+    this.quiescence?.start();
     if (snapshotIntervalSecs > 0) {
       const onInterval = (): void => {
         if (this.lifecycle === "running") this.snapshots.onInterval(this.fsm.appliedIndex);
@@ -233,7 +241,7 @@ export class RaftNode {
   }
 
   get leaderId(): NodeId | null {
-    return this.core.status().leaderId;
+    return this.core.leaderId;
   }
 
   get state(): NodeState {
@@ -242,11 +250,11 @@ export class RaftNode {
   }
 
   isLeader(): boolean {
-    return this.lifecycle === "running" && this.core.status().role === "leader";
+    return this.lifecycle === "running" && this.core.role === "leader";
   }
 
   get term(): number {
-    return this.core.status().term;
+    return this.core.currentTerm;
   }
 
   get lastLogIndex(): number {
@@ -254,7 +262,7 @@ export class RaftNode {
   }
 
   get committedIndex(): number {
-    return this.core.status().commit;
+    return this.core.committed;
   }
 
   get appliedIndex(): number {
@@ -345,6 +353,14 @@ export class RaftNode {
     return this.listPeers().filter((id) => id === this.options.serverId || (status.progress![id] !== undefined && (this.lastHeardMs.get(id) ?? -Infinity) >= since));
   }
 
+  /** On the leader: the learners heard from within an election timeout. */
+  listAliveLearners(): NodeId[] {
+    const status = this.core.status();
+    if (status.role !== "leader" || status.progress === null) throw notLeader(status.leaderId);
+    const since = Date.now() - this.options.electionTimeoutMs;
+    return this.listLearners().filter((id) => status.progress![id] !== undefined && (this.lastHeardMs.get(id) ?? -Infinity) >= since);
+  }
+
   /** Starts handing leadership to `peer` ("any": the most up-to-date voter); the transfer gives up after an election timeout. */
   transferLeadershipTo(peer: NodeId | "any"): void {
     this.requireRunning();
@@ -379,6 +395,7 @@ export class RaftNode {
       appliedIndex: this.fsm.appliedIndex,
       conf: status.conf,
       transferringTo: status.leadTransferee,
+      quiesced: this.core.quiesced,
       progress: status.progress,
       pending: { tasks: this.tasks.size, reads: this.reads.size, confChanges: this.confChanges.size, applyBacklogEntries: this.fsm.pendingEntries },
       lastError: this.lastError === null ? null : { code: this.lastError.code, message: this.lastError.message },
@@ -443,6 +460,7 @@ export class RaftNode {
   private onTick(): void {
     if (!this.active()) return;
     this.core.tick();
+    this.quiescence?.followMembership();
     if (this.lifecycle === "error") this.giveUpLeadership();
     const nowMs = Date.now();
     this.tasks.expire(nowMs);
@@ -564,6 +582,12 @@ export class RaftNode {
     this.joined = false;
     this.leaveTicker?.();
     this.leaveTicker = null;
+    this.quiescence?.stop();
+    // Followers of a quiesced leader would wait for a liveness event that a live process never gives.
+    if (this.core.quiesced && this.core.role === "leader") {
+      this.core.wake(false);
+      this.sendAll(this.core.takeMessages());
+    }
     if (this.snapshotTimer !== null) clearInterval(this.snapshotTimer);
     this.snapshotTimer = null;
     this.options.transport.unregisterGroup(this.options.groupId, this.options.serverId);

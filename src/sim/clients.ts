@@ -35,18 +35,33 @@ export class Clients {
     cluster.onAck(() => this.stats.acked++);
   }
 
-  /** Proposals and reads every `meanProposalGapMs` / `meanReadGapMs` on average, until stop(). */
-  start(meanProposalGapMs: number, meanReadGapMs: number): void {
+  /**
+   * Proposals and reads every `meanProposalGapMs` / `meanReadGapMs` on average, until stop().
+   * With `pauses`, the clients also fall silent together now and then, long enough for
+   * the group to go idle (and quiesce, when the seed quiesces).
+   */
+  start(meanProposalGapMs: number, meanReadGapMs: number, pauses: { readonly meanEveryMs: number; readonly maxMs: number } | null = null): void {
     this.running = true;
+    const queue = this.cluster.queue;
+    let silentUntilMs = 0;
     const loop = (meanGapMs: number, action: () => void): void => {
-      this.cluster.queue.after(1 + this.random.nextInt(2 * meanGapMs), () => {
+      queue.after(1 + this.random.nextInt(2 * meanGapMs), () => {
         if (!this.running) return;
-        action();
+        if (queue.nowMs >= silentUntilMs) action();
         loop(meanGapMs, action);
       });
     };
     loop(meanProposalGapMs, () => this.propose());
     loop(meanReadGapMs, () => this.read());
+    if (pauses === null) return;
+    const pauseLoop = (): void => {
+      queue.after(1 + this.random.nextInt(2 * pauses.meanEveryMs), () => {
+        if (!this.running) return;
+        silentUntilMs = queue.nowMs + 1 + this.random.nextInt(pauses.maxMs);
+        pauseLoop();
+      });
+    };
+    pauseLoop();
   }
 
   stop(): void {

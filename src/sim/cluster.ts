@@ -50,6 +50,9 @@ function membersOf(conf: ConfState): Set<NodeId> {
   return new Set([...conf.voters, ...conf.outgoing, ...conf.learners]);
 }
 
+/** How long the modelled liveness watch takes to notice a change: an election timeout. */
+const LIVENESS_DETECTION_TICKS = 10;
+
 export class Cluster implements NodeEnv {
   readonly queue = new EventQueue();
   readonly trace: Trace;
@@ -71,6 +74,9 @@ export class Cluster implements NodeEnv {
   private readonly readListeners: ReadListener[] = [];
   private readonly maxDiskDelayMs: number;
   private readonly maxSteps: number;
+  /** Pair `a|b` (a < b) -> whether the liveness watch last reported them reachable (absent: yes). */
+  private readonly reportedReachable = new Map<string, boolean>();
+  private livenessCheckPending = false;
 
   constructor(config: ClusterConfig) {
     this.trace = new Trace(config.traceSink);
@@ -161,12 +167,43 @@ export class Cluster implements NodeEnv {
     this.stats.partitions++;
     this.network.cut(partition.cut);
     this.trace.note(this.queue.nowMs, "net", `partition (${partition.kind}): ${partition.description}`);
+    this.topologyChanged();
   }
 
   heal(): void {
     if (!this.network.isPartitioned()) return;
     this.network.heal();
     this.trace.note(this.queue.nowMs, "net", "partition healed");
+    this.topologyChanged();
+  }
+
+  /**
+   * Models the runtime's liveness watch of peer processes (quiescing seeds only):
+   * an election timeout after a change, each pair's reachability is compared with
+   * what was last reported, and both ends of a changed pair hear of it. Like the
+   * real watch, it misses a crash and restart quicker than that.
+   */
+  topologyChanged(): void {
+    if (!this.coreOptions.quiesce || this.livenessCheckPending) return;
+    this.livenessCheckPending = true;
+    this.queue.after(LIVENESS_DETECTION_TICKS * this.tickMs, () => {
+      this.livenessCheckPending = false;
+      this.reportLiveness();
+    });
+  }
+
+  private reportLiveness(): void {
+    for (const a of this.ids) {
+      for (const b of this.ids) {
+        if (a >= b) continue;
+        const reachable = this.node(a).isUp && this.node(b).isUp && this.network.canReach(a, b) && this.network.canReach(b, a);
+        const key = `${a}|${b}`;
+        if ((this.reportedReachable.get(key) ?? true) === reachable) continue;
+        this.reportedReachable.set(key, reachable);
+        this.node(a).peerLivenessChanged(b, reachable);
+        this.node(b).peerLivenessChanged(a, reachable);
+      }
+    }
   }
 
   /** Runs events until `untilMs` of virtual time. */

@@ -79,7 +79,7 @@ export function runSeed(seed: number, options: RunOptions = {}): SeedResult {
   if (options.trace) options.trace(describeScenario(seed, scenario));
   try {
     cluster.start();
-    clients.start(scenario.meanProposalGapMs, scenario.meanReadGapMs);
+    clients.start(scenario.meanProposalGapMs, scenario.meanReadGapMs, scenario.clientPauses);
     nemesis.start();
     cluster.runUntil((options.faultTicks ?? DEFAULT_FAULT_TICKS) * TICK_MS);
     nemesis.stop();
@@ -148,6 +148,6 @@ function describeCoreOptions(s: Scenario): string {
   return (
     `preVote ${o.preVote}, checkQuorum ${o.checkQuorum}, reads ${o.readOnly}, per append ${o.maxEntriesPerAppend} entries/${o.maxBytesPerAppend} B, ` +
     `inflight ${o.maxInflightAppends}/${o.maxInflightBytes} B, uncommitted ${o.maxUncommittedBytes} B, pending reads ${o.maxPendingReads}, ` +
-    `catch-up margin ${o.catchupMargin}${o.priorityOf ? ", priorities" : ""}`
+    `catch-up margin ${o.catchupMargin}${o.priorityOf ? ", priorities" : ""}${o.quiesce ? ", quiesce (clients pause)" : ""}`
   );
 }

@@ -21,6 +21,8 @@ export interface Scenario {
   readonly pipelineSends: boolean;
   readonly meanProposalGapMs: number;
   readonly meanReadGapMs: number;
+  /** Clients fall silent together now and then (seeds that quiesce), or never (null). */
+  readonly clientPauses: { readonly meanEveryMs: number; readonly maxMs: number } | null;
   readonly faults: FaultPlan;
 }
 
@@ -37,15 +39,17 @@ export function drawScenario(random: SeededRandom, nodeCount: number | undefined
     duplicateRate: random.chance(0.5) ? random.nextFloat() * 0.03 : 0,
     fifo: random.chance(0.7),
   };
+  const coreOptions = drawCoreOptions(random, leaderChurn);
   return {
     nodeCount: nodes,
-    coreOptions: drawCoreOptions(random, leaderChurn),
+    coreOptions,
     network,
     maxDiskDelayMs: random.nextInt(1 + random.nextInt(TICK_MS)),
     snapshotEveryEntries: random.pick([Number.POSITIVE_INFINITY, 5, 10, 25, 60]),
     pipelineSends: random.chance(0.5),
     meanProposalGapMs: 1 + random.nextInt(4 * TICK_MS),
     meanReadGapMs: 1 + random.nextInt(8 * TICK_MS),
+    clientPauses: coreOptions.quiesce === true ? { meanEveryMs: 20 * TICK_MS, maxMs: 5 * ELECTION_TICKS * TICK_MS } : null,
     faults: drawFaultPlan(random, nodes, TICK_MS, leaderChurn),
   };
 }
@@ -73,6 +77,8 @@ function drawCoreOptions(random: SeededRandom, leaderChurn: boolean): Partial<Co
     maxUncommittedBytes: random.pick([256, 2048, 16 * 1024]),
     maxPendingReads: random.pick([2, 10_000]),
     catchupMargin: random.pick([0, 5, 1000]),
+    // Idle groups stop heartbeating; the cluster models the liveness watch that wakes them.
+    quiesce: random.chance(0.3),
   };
   if (random.chance(0.15)) {
     // Election priorities (never 0, which would forbid leading and could leave no candidate).

@@ -47,6 +47,8 @@ export interface NodeEnv {
   writeAcknowledged(node: SimNode, label: string, index: number): void;
   /** A read started with readIndex() was served, or failed (a read lost in a crash reports nothing). */
   readFinished(node: SimNode, context: string, served: boolean): void;
+  /** A node started or stopped: the runtime's view of which peer processes are alive may change. */
+  topologyChanged(): void;
 }
 
 export type Lifecycle = "new" | "up" | "down" | "removed";
@@ -128,6 +130,7 @@ export class SimNode {
     const incarnation = this.incarnation;
     this.env.queue.after(this.random.nextInt(this.env.tickMs) + 1, () => this.tickLoop(incarnation));
     this.pump();
+    this.env.topologyChanged();
   }
 
   /** Crash (or decommission): everything volatile is gone, including a Ready not yet persisted. */
@@ -145,6 +148,17 @@ export class SimNode {
     this.crashAfterLeaderCommit = null;
     this.onLeadership = null;
     if (wasUp) this.note(lifecycle === "down" ? "crash" : "stopped (removed from the cluster)");
+    this.env.topologyChanged();
+  }
+
+  /** The runtime's liveness watch saw `peer`'s process go (or come back): a quiesced core wakes. */
+  peerLivenessChanged(peer: NodeId, reachable: boolean): void {
+    const core = this.core;
+    if (!core?.quiesced) return;
+    const leaderSuspected = !reachable && core.status().leaderId === peer;
+    this.note(`wakes: ${peer} ${reachable ? "is reachable again" : "is unreachable"}${leaderSuspected ? " (the leader)" : ""}`);
+    core.wake(leaderSuspected);
+    this.pump();
   }
 
   receive(message: Message, carried: Carried): void {

@@ -73,6 +73,7 @@ export function encodeMessage(m: Message, writer = new BinaryWriter(m.type === "
       writer.u53(m.commit);
       writer.u53(m.readSeq);
       writer.i53(m.sentTick);
+      writer.u8(m.quiesce ? 1 : 0);
       break;
     case "heartbeatResp":
       writer.u53(m.readSeq);
@@ -127,7 +128,7 @@ export function decodeMessage(frame: Buffer): Message {
       message = { type, ...base, reject: flag(reader), index: reader.u53(), hintIndex: reader.u53(), hintTerm: reader.u53() };
       break;
     case "heartbeat":
-      message = { type, ...base, commit: reader.u53(), readSeq: reader.u53(), sentTick: reader.i53() };
+      message = { type, ...base, commit: reader.u53(), readSeq: reader.u53(), sentTick: reader.i53(), quiesce: flag(reader) };
       break;
     case "heartbeatResp":
       message = { type, ...base, readSeq: reader.u53(), sentTick: reader.i53() };

@@ -33,7 +33,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export function heartbeat(from: string, to: string, commit: number): HeartbeatRequest {
-  return { type: "heartbeat", from, to, term: 1, commit, readSeq: 0, sentTick: commit };
+  return { type: "heartbeat", from, to, term: 1, commit, readSeq: 0, sentTick: commit, quiesce: false };
 }
 
 export function raftCode(code: string, pattern?: RegExp) {
