@@ -7,7 +7,7 @@
 import { RaftError } from "../errors.js";
 import { assertIndex, invariant } from "./assert.js";
 import { ConfigLog } from "./config-log.js";
-import { Configuration, decodeConfState, type ConfChangeMode, type ConfChangeTarget } from "./configuration.js";
+import { Configuration, decodeConfState, encodeConfState, type ConfChangeMode, type ConfChangeTarget } from "./configuration.js";
 import { Leadership, type LeaderHost } from "./leader.js";
 import type { LogReader } from "./log-reader.js";
 import type {
@@ -253,6 +253,30 @@ export class RaftCore {
     // Three election timeouts: check-quorum deposes a cut-off leader within two, and it then answers ESTEPPEDDOWN.
     this.forwardedReads.set(context, this.tickCount + 3 * this.options.electionTicks);
     this.send({ type: "readIndex", from: this.id, to: this.#leaderId, term: this.#term, context });
+  }
+
+  /**
+   * Recovery when a majority is lost for good (SOFAJraft's resetPeers): this
+   * node alone adopts `target`, without consensus. It spends a new term (votes
+   * for itself in it), writes `target` to its log as a configuration entry of
+   * that term, and then campaigns under it. UNSAFE: entries the lost majority
+   * committed and this node lacks are gone, and if the "lost" nodes come back
+   * as they were, two clusters may serve. Every survivor must be reset to the
+   * same target.
+   */
+  forceConfiguration(target: ConfChangeTarget): void {
+    const voters = [...new Set(target.voters)].sort();
+    const learners = [...new Set(target.learners)].sort();
+    if (voters.length === 0) throw new RaftError("EINVAL", "a forced configuration needs at least one voter");
+    const both = learners.find((id) => voters.includes(id));
+    if (both !== undefined) throw new RaftError("EINVAL", `${both} cannot be both a voter and a learner`);
+    const term = this.#term + 1;
+    this.becomeFollower(term, null);
+    this.vote = this.id;
+    const conf = { voters, outgoing: [], learners };
+    this.appendToLog([{ index: this.log.lastIndex() + 1, term, type: EntryType.Config, data: encodeConfState(conf) }]);
+    // Campaign at the next tick rather than after a full election timeout: the cluster is down already.
+    this.electionElapsed = this.randomizedElectionTicks;
   }
 
   /** Hands leadership to `target` (or the most up-to-date voter when null), thesis §3.10. */

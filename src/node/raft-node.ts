@@ -11,6 +11,7 @@ import { RaftCore } from "../core/raft.js";
 import { SeededRandom } from "../core/random.js";
 import type { ConfState, NodeId, SnapshotMeta } from "../core/types.js";
 import { RaftError } from "../errors.js";
+import { parsePeerId } from "../transport/peer-address.js";
 import { openNodeStorage, type NodeStorage } from "./boot.js";
 import { FsmCaller, describeError } from "./fsm-caller.js";
 import { PendingConfChanges, membershipTarget, type MembershipChange } from "./membership.js";
@@ -334,6 +335,23 @@ export class RaftNode {
 
   resetLearners(learners: readonly NodeId[]): Promise<ConfState> {
     return this.changeMembership({ kind: "resetLearners", learners });
+  }
+
+  /**
+   * UNSAFE recovery when a majority of the group is lost for good (SOFAJraft's resetPeers):
+   * this node alone adopts `peers` as the voters (learners stay), without consensus, and
+   * campaigns under them. Call it on every survivor with the same list. Entries that only
+   * the lost nodes held are gone, and lost nodes that come back as they were may form a
+   * second cluster: wipe them or keep them away, and add them back as new peers.
+   */
+  resetPeers(peers: readonly NodeId[]): void {
+    this.requireRunning();
+    if (!Array.isArray(peers) || peers.length === 0) throw new RaftError("EINVAL", "resetPeers needs a non-empty array of peer ids (host:port[:idx[:priority]])");
+    for (const peer of peers) parsePeerId(peer);
+    const learners = this.listLearners().filter((id) => !peers.includes(id));
+    this.core.forceConfiguration({ voters: peers, learners });
+    this.logger.warn(`resetPeers: voters forced to ${peers.join(",")} without consensus; acknowledged writes the lost majority held may be gone (unsafe recovery)`);
+    this.readyLoop.kick();
   }
 
   listPeers(): NodeId[] {
