@@ -388,7 +388,7 @@ describe("catching up new servers (thesis §4.2.1)", () => {
     const [result] = c.node("a").confResults;
     assert.ok(result, "the change failed within about two election timeouts");
     assert.deepEqual([result.requestId, result.index, result.error], ["add-d", -1, "ECATCHUP"]);
-    assert.match(result.message ?? "", /d/);
+    assert.match(result.message ?? "", /^d did not catch up/, "the message names the peer");
     assert.deepEqual(voters(c, "a"), ["a", "b", "c"]);
     assert.equal(c.core("a").status().progress!["d"], undefined);
     assert.equal(c.leader(), "a");

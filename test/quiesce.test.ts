@@ -125,6 +125,14 @@ test("a leader restarted faster than the liveness watch sees is elected again: i
   for (const id of ids) assert.ok(c.appliedTexts(id).includes("after"));
 });
 
+test("a leader woken because its followers died stays awake until check-quorum deposes it, however recently it heard from them", () => {
+  const c = quiescedCluster();
+  c.isolate(["a"]);
+  c.core("a").wake(false); // the liveness watch: b's and c's processes stopped answering
+  run(c, ["a"], 3 * E);
+  assert.notEqual(c.core("a").status().role, "leader");
+});
+
 test("a quiesced leader skips check-quorum, and once woken steps down when cut off", () => {
   const c = quiescedCluster();
   c.isolate(["a"]);

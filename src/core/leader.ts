@@ -60,8 +60,11 @@ export class Leadership {
   private active = true;
   /** Idle with every follower up to date: no heartbeats, no check-quorum, until wake(). */
   private quiescedFlag = false;
+  /** When we last woke (or began leading): only followers heard from since count towards quiescing again. */
+  private wokeAtTick: number;
 
   constructor(private readonly host: LeaderHost) {
+    this.wokeAtTick = host.now;
     for (const id of host.configs.current().members()) {
       if (id !== host.id) this.progress.set(id, this.newProgress());
     }
@@ -227,16 +230,19 @@ export class Leadership {
   wake(): void {
     if (!this.quiescedFlag) return;
     this.quiescedFlag = false;
+    this.wokeAtTick = this.host.now;
     this.heartbeatElapsed = 0;
     this.electionElapsed = 0;
     this.broadcastHeartbeat(false);
   }
 
   /**
-   * Nothing to replicate, confirm or change, a quorum heard from within an
-   * election timeout, and every follower holds the whole log, except those
-   * silent that long (a follower that comes back campaigns, which wakes us; a
-   * learner's runtime sees its process return and wakes us).
+   * Nothing to replicate, confirm or change, a quorum heard from since we last
+   * woke (and within an election timeout), and every follower holds the whole
+   * log, except those silent (a follower that comes back campaigns, which
+   * wakes us; a learner's runtime sees its process return and wakes us). A
+   * leader woken because its peers died thus stays awake, and check-quorum
+   * deposes it.
    */
   private idleAndUpToDate(): boolean {
     const log = this.host.log;
@@ -244,7 +250,7 @@ export class Leadership {
     if (this.transferee !== null || this.catchup !== null || this.reads.size > 0) return false;
     if (log.committed !== last || log.stableIndex() !== last || log.term(last) !== this.host.term) return false;
     if (this.pendingConfIndex > last || this.host.configs.current().isJoint()) return false;
-    const heardRecently = (pr: Progress): boolean => this.host.now - pr.lastHeardTick < this.host.options.electionTicks;
+    const heardRecently = (pr: Progress): boolean => pr.lastHeardTick >= this.wokeAtTick && this.host.now - pr.lastHeardTick < this.host.options.electionTicks;
     for (const pr of this.progress.values()) {
       if (heardRecently(pr) && (pr.match !== last || pr.state === "snapshot")) return false;
     }
@@ -402,7 +408,8 @@ export class Leadership {
 
   private isCaughtUp(id: NodeId): boolean {
     const pr = this.progress.get(id);
-    return pr !== undefined && pr.match + this.host.options.catchupMargin >= this.host.log.lastIndex();
+    // A peer that never acknowledged an entry is not caught up, however short the log.
+    return pr !== undefined && pr.match > 0 && pr.match + this.host.options.catchupMargin >= this.host.log.lastIndex();
   }
 
   private catchupMatchSum(nodes: readonly NodeId[]): number {
