@@ -37,3 +37,7 @@ export { resolveNodeOptions, ELECTION_TICKS, type NodeOptions, type NodeLogger }
 export type { StateMachine, ApplyIterator, LeaderStopStatus, FollowingContext } from "./node/state-machine.js";
 export type { SnapshotStatus } from "./node/snapshot-executor.js";
 export { DurableLog } from "./node/durable-log.js";
+export { NodeManager, nodeManager } from "./node/node-manager.js";
+export { CliService, type CliServiceOptions, type ServerList, type ConfigurationChange, type GroupConfiguration, type SnapshotPoint } from "./cli/cli-service.js";
+export { RouteTable } from "./cli/route-table.js";
+export { parsePeerList, parsePeerIds, formatPeerList, LEARNER_SUFFIX, PEER_LIST_FORM, type PeerList, type PeerListOptions } from "./cli/peer-list.js";

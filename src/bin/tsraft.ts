@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `tsraft` command. For now: `sim` (the deterministic simulator over many
- * seeds, or one seed replayed with its trace) and `demo` (a told story of a
- * simulated 3-node cluster). Exit codes: 0 ok, 1 a violation, 2 bad usage.
+ * seeds, or one seed replayed with its trace), `demo` (a told story of a
+ * simulated 3-node cluster) and `admin` (membership and leadership of a
+ * running group, see admin-command.ts). Exit codes: 0 ok, 1 a violation or a
+ * failed operation, 2 bad usage.
  */
 import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError, type CommanderError } from "commander";
+import { addAdminCommand } from "./admin-command.js";
 import { DEFAULT_FAULT_TICKS, runDemo, runSeed, runSeeds, type SeedResult, type SeedsSummary } from "../sim/index.js";
 
 const EXIT_VIOLATION = 1;
@@ -153,5 +156,7 @@ program
   .command("demo")
   .description("tell the story of a simulated 3-node cluster: elections, a partition, a crash, a snapshot")
   .action(demo);
+
+addAdminCommand(program);
 
 await program.parseAsync(process.argv);

@@ -48,6 +48,12 @@ export class QuiescenceWatch {
     for (const address of addresses) if (!this.watched.has(address)) this.watched.set(address, this.liveness.watch(address));
   }
 
+  /** Whether the process of `peer`, a member, answers the liveness probe. */
+  processAnswers(peer: NodeId): boolean {
+    const address = parsePeerId(peer).address;
+    return this.watched.has(address) && this.liveness.isAlive(address);
+  }
+
   stop(): void {
     this.stopEvents?.();
     this.stopEvents = null;

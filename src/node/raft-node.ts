@@ -15,6 +15,7 @@ import { parsePeerId } from "../transport/peer-address.js";
 import { openNodeStorage, type NodeStorage } from "./boot.js";
 import { FsmCaller, describeError } from "./fsm-caller.js";
 import { PendingConfChanges, membershipTarget, type MembershipChange } from "./membership.js";
+import { nodeManager } from "./node-manager.js";
 import type { NodeDescription } from "./node-description.js";
 import { nodeState, type Lifecycle, type NodeState } from "./node-state.js";
 import { resolveNodeOptions, type NodeLogger, type NodeOptions, type ResolvedNodeOptions } from "./options.js";
@@ -42,15 +43,12 @@ const MAX_PENDING_CONF_CHANGES = 16;
 /** Senders remembered for listAlivePeers; a bound against ids made up by a bad peer. */
 const MAX_TRACKED_PEERS = 1024;
 
-/** Live nodes by group, for routeUnreachable. */
-const liveNodes = new Map<string, Set<RaftNode>>();
-
 /**
  * Pass as the transport's `onUnreachable` option: tells the local nodes of the
  * group that a peer could not be reached, so their leaders stop streaming to it.
  */
 export function routeUnreachable(peerId: NodeId, groupId: string): void {
-  for (const node of liveNodes.get(groupId) ?? []) node.reportUnreachable(peerId);
+  for (const node of nodeManager.nodesOf(groupId)) node.reportUnreachable(peerId);
 }
 
 export class RaftNode {
@@ -206,9 +204,7 @@ export class RaftNode {
     }
     this.stopServingSnapshots = stopServing;
     this.joined = true;
-    let peers = liveNodes.get(groupId);
-    if (peers === undefined) liveNodes.set(groupId, (peers = new Set()));
-    peers.add(this);
+    nodeManager.add(this, transport);
     this.leaveTicker = joinTicker(tickMs, () => this.onTick());
     this.quiescence?.start();
     if (snapshotIntervalSecs > 0) {
@@ -368,7 +364,7 @@ export class RaftNode {
     const status = this.core.status();
     if (status.role !== "leader" || status.progress === null) throw notLeader(status.leaderId);
     const since = Date.now() - this.options.electionTimeoutMs;
-    return this.listPeers().filter((id) => id === this.options.serverId || (status.progress![id] !== undefined && (this.lastHeardMs.get(id) ?? -Infinity) >= since));
+    return this.listPeers().filter((id) => id === this.options.serverId || (status.progress![id] !== undefined && this.heardFromSince(id, since)));
   }
 
   /** On the leader: the learners heard from within an election timeout. */
@@ -376,7 +372,13 @@ export class RaftNode {
     const status = this.core.status();
     if (status.role !== "leader" || status.progress === null) throw notLeader(status.leaderId);
     const since = Date.now() - this.options.electionTimeoutMs;
-    return this.listLearners().filter((id) => status.progress![id] !== undefined && (this.lastHeardMs.get(id) ?? -Infinity) >= since);
+    return this.listLearners().filter((id) => status.progress![id] !== undefined && this.heardFromSince(id, since));
+  }
+
+  private heardFromSince(peer: NodeId, sinceMs: number): boolean {
+    if ((this.lastHeardMs.get(peer) ?? -Infinity) >= sinceMs) return true;
+    // A quiesced group exchanges nothing: the probe of the peer's process speaks for it.
+    return this.core.quiesced && this.quiescence !== null && this.quiescence.processAnswers(peer);
   }
 
   /** Starts handing leadership to `peer` ("any": the most up-to-date voter); the transfer gives up after an election timeout. */
@@ -612,9 +614,7 @@ export class RaftNode {
     this.stopServingSnapshots?.();
     this.stopServingSnapshots = null;
     void this.installer.stop(); // awaited by shutdown; a halted node just lets the copy go
-    const peers = liveNodes.get(this.options.groupId);
-    peers?.delete(this);
-    if (peers?.size === 0) liveNodes.delete(this.options.groupId);
+    nodeManager.remove(this, this.options.transport);
   }
 
   /** Still taking part in the group (ERROR included: it replicates, it does not apply). */

@@ -1,6 +1,7 @@
 /**
- * In-process RaftNode clusters for tests: MemoryNetwork transports, real
- * storage in a temp folder (removed by destroy()), a recording state machine.
+ * In-process RaftNode clusters for tests: MemoryNetwork transports (or real
+ * TCP on loopback), real storage in a temp folder (removed by destroy()), a
+ * recording state machine.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,7 +13,9 @@ import type { NodeOptions } from "../../src/node/options.js";
 import type { ApplyIterator, StateMachine } from "../../src/node/state-machine.js";
 import type { SnapshotReader } from "../../src/storage/snapshot-reader.js";
 import type { SnapshotWriter } from "../../src/storage/snapshot-writer.js";
-import { MemoryNetwork, type MemoryTransport } from "../../src/transport/memory-transport.js";
+import { MemoryNetwork } from "../../src/transport/memory-transport.js";
+import { TcpTransport } from "../../src/transport/tcp-transport.js";
+import type { Transport } from "../../src/transport/transport.js";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -79,9 +82,12 @@ export interface Member {
   readonly id: NodeId;
   node: RaftNode;
   sm: RecordingStateMachine;
-  transport: MemoryTransport;
+  transport: Transport;
   readonly dataDir: string;
 }
+
+/** "memory": one MemoryNetwork; "tcp": a TcpTransport per member, listening on its id's port. */
+export type TransportKind = "memory" | "tcp";
 
 export const quietLogger = { warn: (): void => {}, error: (): void => {} };
 
@@ -96,12 +102,13 @@ export class NodeCluster {
     readonly root: string,
     readonly initialIds: NodeId[],
     readonly options: Partial<NodeOptions>,
+    readonly transportKind: TransportKind,
   ) {}
 
-  static async create(size: number, options: Partial<NodeOptions> = {}, basePort = 7001): Promise<NodeCluster> {
+  static async create(size: number, options: Partial<NodeOptions> = {}, basePort = 7001, transportKind: TransportKind = "memory"): Promise<NodeCluster> {
     const root = await mkdtemp(join(tmpdir(), "tsraft-node-"));
     const ids = Array.from({ length: size }, (_, i) => `127.0.0.1:${basePort + i}`);
-    const cluster = new NodeCluster(root, ids, options);
+    const cluster = new NodeCluster(root, ids, options, transportKind);
     for (const id of ids) await cluster.start(id, { initial: true });
     return cluster;
   }
@@ -109,7 +116,7 @@ export class NodeCluster {
   /** Starts (or restarts, on the same data folder) the member `id`. */
   async start(id: NodeId, how: { initial: boolean; sm?: RecordingStateMachine; options?: Partial<NodeOptions> } = { initial: false }): Promise<Member> {
     const dataDir = join(this.root, id.replace(/[:.]/g, "_"));
-    const transport = this.network.createTransport({ address: id, clusterName: "test", onUnreachable: routeUnreachable });
+    const transport = await this.createTransport(id);
     const sm = how.sm ?? new RecordingStateMachine();
     const logger = { info: (m: string): void => void this.infos.push(m), warn: (m: string): void => void this.warnings.push(m), error: (m: string): void => void this.warnings.push(m) };
     try {
@@ -132,6 +139,20 @@ export class NodeCluster {
       await transport.close();
       throw error;
     }
+  }
+
+  private async createTransport(id: NodeId): Promise<Transport> {
+    if (this.transportKind === "memory") return this.network.createTransport({ address: id, clusterName: "test", onUnreachable: routeUnreachable });
+    const port = Number(id.split(":")[1]);
+    return TcpTransport.start({ clusterName: "test", listen: { host: "127.0.0.1", port }, onUnreachable: routeUnreachable, reconnectMinDelayMs: 20, reconnectMaxDelayMs: 200 });
+  }
+
+  /** As kill -9 would: the member's transport closes first, so nothing more leaves it; then its node stops. */
+  async kill(id: NodeId): Promise<void> {
+    const member = this.member(id);
+    await member.transport.close();
+    await member.node.shutdown();
+    this.members.delete(id);
   }
 
   async stop(id: NodeId): Promise<void> {
