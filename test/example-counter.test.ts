@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { callCounter } from "../src/examples/counter/counter-client-api.js";
+import { RaftError } from "../src/errors.js";
 
 const SERVER = fileURLToPath(new URL("../src/examples/counter/counter-server.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("../src/examples/counter/counter-client.js", import.meta.url));
@@ -121,6 +122,71 @@ test("the counter example: three processes, a leader killed with SIGKILL, restar
     await rm(base, { recursive: true, force: true });
   }
 });
+
+test("SIGKILL of the leader while writes are in flight loses no acknowledged write", { timeout: 30_000 }, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), "tsraft-counter-"));
+  const ids = (await freePorts(3)).map((port) => `127.0.0.1:${port}`);
+  let servers: Server[] = [];
+  try {
+    servers = ids.map((id, i) => startServer({ id, dataDir: join(base, `replica-${i}`) }, ids));
+    assert.equal(await callCounter(ids, { op: "get" }, { attempts: 30 }), 0);
+    // One attempt per call: a call that fails may or may not have applied, so it is counted
+    // apart; a retry could apply twice (the counter keeps no client sessions).
+    const outcome = { acked: 0, failed: 0, inFlight: 0, highestAcked: 0 };
+    let leaderGuess = ids[0]!;
+    let writing = true;
+    const writer = async (): Promise<void> => {
+      while (writing) {
+        outcome.inFlight++;
+        try {
+          const value = await callCounter([leaderGuess], { op: "incrementAndGet", delta: 1 }, { attempts: 1, requestTimeoutMs: 1000 });
+          outcome.acked++;
+          outcome.highestAcked = Math.max(outcome.highestAcked, value);
+        } catch (error) {
+          outcome.failed++;
+          const hint = error instanceof RaftError && error.code === "ENOTLEADER" ? error.leaderHint : null;
+          leaderGuess = hint ?? ids[(ids.indexOf(leaderGuess) + 1) % ids.length]!;
+          if (hint === null) await new Promise((resolve) => setTimeout(resolve, 50));
+        } finally {
+          outcome.inFlight--;
+        }
+      }
+    };
+    const writers = Array.from({ length: 8 }, () => writer());
+    await waitUntil(() => outcome.acked >= 50, 10_000, "50 acknowledged writes before the kill");
+    const victim = leaderOf(servers);
+    assert.ok(victim !== undefined, "a leader announced itself");
+    const inFlightAtKill = outcome.inFlight;
+    await stopServer(victim, "SIGKILL");
+    const ackedAtKill = outcome.acked;
+    await waitUntil(() => outcome.acked >= ackedAtKill + 50, 10_000, "50 more acknowledged writes after the kill");
+    writing = false;
+    await Promise.all(writers);
+
+    const restarted = startServer({ id: victim.id, dataDir: victim.dataDir }, ids);
+    servers[servers.indexOf(victim)] = restarted;
+    const final = await callCounter(ids, { op: "get" }, { attempts: 30 });
+    for (const id of ids) assert.equal(await callCounter([id], { op: "get" }, { attempts: 30 }), final, `${id} agrees once caught up`);
+    t.diagnostic(`in flight at the kill ${inFlightAtKill}; acknowledged ${outcome.acked}, failed ${outcome.failed}; final value ${final}`);
+    assert.ok(inFlightAtKill > 0, "writes were in flight when the leader was killed");
+    assert.ok(final >= outcome.acked && final >= outcome.highestAcked, `every acknowledged write is there: ${JSON.stringify(outcome)}, final ${final}`);
+    assert.ok(final <= outcome.acked + outcome.failed, `nothing applied that was never sent: ${JSON.stringify(outcome)}, final ${final}`);
+  } catch (error) {
+    for (const server of servers) console.error(`--- ${server.id}\n${server.output}`);
+    throw error;
+  } finally {
+    await Promise.all(servers.map((server) => stopServer(server, "SIGKILL")));
+    await rm(base, { recursive: true, force: true });
+  }
+});
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 test("the counter's commands reject bad flags with a clear error and exit code 1", () => {
   const run = (script: string, args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 10_000 });
