@@ -14,6 +14,7 @@ export const RAFT_ERROR_CODES = [
   "ESTATEMACHINE", // the user's state machine failed
   "ECORRUPT", // data on disk or on the wire is damaged
   "ESHUTDOWN", // the node is stopping or stopped
+  "ECOMPACTED", // what was asked for is no longer kept (an old watch index, a forgotten session result)
 ] as const;
 
 export type RaftErrorCode = (typeof RAFT_ERROR_CODES)[number];

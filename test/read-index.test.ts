@@ -379,3 +379,26 @@ test("resolveCoreOptions refuses readOnly \"lease\" without checkQuorum, and oth
     "EINVAL",
   );
 });
+
+test("thesis §6.4.1 the read mode is chosen read by read: a lease core serves a safe read with a round; a safe core never grants a lease", () => {
+  const lease = electedCluster(["a", "b", "c"], "a", { readOnly: "lease" });
+  run(lease, ["a", "b", "c"], 1); // a heartbeat acknowledged by all: the lease holds
+  const sent = record(lease);
+  lease.core("a").readIndex("safe-on-lease-core", "safe");
+  lease.processReadies();
+  assert.deepEqual(lease.node("a").readStates, [], "a safe read waits for its round even within the lease");
+  assert.ok(heartbeatsFrom(sent, "a").some((m) => m.readSeq > 0), "the safe read started a round");
+  lease.stabilize();
+  assert.deepEqual(lease.node("a").readStates.map((r) => r.context), ["safe-on-lease-core"]);
+  lease.core("a").readIndex("lease-on-lease-core", "lease");
+  lease.processReadies();
+  assert.deepEqual(lease.node("a").readStates.map((r) => r.context), ["safe-on-lease-core", "lease-on-lease-core"], "a lease read is answered at once");
+
+  const safe = electedCluster(["a", "b", "c"], "a");
+  run(safe, ["a", "b", "c"], 1);
+  safe.core("a").readIndex("lease-on-safe-core", "lease");
+  safe.processReadies();
+  assert.deepEqual(safe.node("a").readStates, [], "a core whose voters keep no lease promises answers only after a round");
+  safe.stabilize();
+  assert.deepEqual(safe.node("a").readStates.map((r) => r.context), ["lease-on-safe-core"]);
+});

@@ -144,8 +144,8 @@ export class Leadership {
     else this.sendAppend(chosen, pr, true); // bring it up to date; TimeoutNow follows its answer
   }
 
-  /** ReadIndex (thesis §6.4), for a local read (`from` null) or a follower's. */
-  readIndex(context: string, from: NodeId | null): void {
+  /** ReadIndex (thesis §6.4), for a local read (`from` null) or a follower's; `lease` may answer within the lease (§6.4.1). */
+  readIndex(context: string, from: NodeId | null, lease: boolean): void {
     this.wake();
     const refuse = (code: RaftErrorCode, message: string): void => {
       if (from === null) throw new RaftError(code, message);
@@ -161,7 +161,7 @@ export class Leadership {
       this.answerRead(context, log.committed, null, from); // we alone are a quorum
       return;
     }
-    if (this.host.options.readOnly === "lease" && !this.leaseRevoked && this.leaseValid()) {
+    if (lease && !this.leaseRevoked && this.leaseValid()) {
       this.answerRead(context, log.committed, null, from);
       return;
     }

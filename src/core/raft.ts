@@ -21,7 +21,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from "./messages.js";
-import { resolveCoreOptions, type CoreOptions } from "./options.js";
+import { resolveCoreOptions, type CoreOptions, type ReadOnlyMode } from "./options.js";
 import { ElectionPriority } from "./priority.js";
 import type { ProgressState } from "./progress.js";
 import type { RandomSource } from "./random.js";
@@ -199,7 +199,7 @@ export class RaftCore {
         this.handleVoteRequest(m);
         return;
       case "readIndex":
-        if (this.leadership) this.leadership.readIndex(m.context, m.from);
+        if (this.leadership) this.leadership.readIndex(m.context, m.from, this.options.readOnly === "lease");
         else this.send({ type: "readIndexResp", from: this.id, to: m.from, term: this.#term, context: m.context, index: -1, error: "ENOTLEADER" });
         return;
       case "readIndexResp":
@@ -239,11 +239,15 @@ export class RaftCore {
   /**
    * Asks for a linearizable read point (thesis §6.4); the answer, or why there is
    * none, comes in Ready.readStates under the same context, which must be unique
-   * among the reads in progress.
+   * among the reads in progress. `mode` picks, read by read, between a quorum
+   * round ("safe") and the leader's lease ("lease", thesis §6.4.1), which only a
+   * core with readOnly "lease" grants (its voters keep the lease's promises);
+   * elsewhere a lease read is a safe one. A follower forwards reads as its
+   * readOnly option says.
    */
-  readIndex(context: string): void {
+  readIndex(context: string, mode: ReadOnlyMode = this.options.readOnly): void {
     if (this.leadership) {
-      this.leadership.readIndex(context, null);
+      this.leadership.readIndex(context, null, mode === "lease" && this.options.readOnly === "lease");
       return;
     }
     if (this.#leaderId === null) throw new RaftError("ENOTLEADER", "no leader is known; retry after an election", null);
