@@ -57,46 +57,48 @@ test("a restarted leader's cluster elects again and goes on; all three restarted
   }
 });
 
-test("a throwing onApply puts that node in ERROR (onError once, describe says why, leadership handed over); restarted with the fix it catches up", async () => {
-  const cluster = await NodeCluster.create(3);
-  try {
-    const leader = await cluster.waitLeader();
-    await leader.apply({ data: bytes("ok-1") });
-    // The leader itself fails: the harder case, it must also give up leadership.
-    const failing = cluster.member(leader.serverId);
-    failing.sm.failOn = (text) => text === "poison";
-    const poisoned = await codeOf(leader.apply({ data: bytes("poison") }));
-    assert.equal(poisoned, "ESTATEMACHINE");
-    await waitFor(() => failing.node.state === "error", 5000, "the failing node enters ERROR");
-    assert.equal(failing.sm.errors.length, 1);
-    const description = failing.node.describe();
-    assert.equal(description.lastError?.code, "ESTATEMACHINE");
-    assert.match(description.lastError?.message ?? "", /onApply threw at index \d+: cannot apply poison/);
-    assert.ok(cluster.warnings.some((w) => w.includes("entered the ERROR state")));
-    assert.equal(await codeOf(failing.node.apply({ data: bytes("x") })), "ESTATEMACHINE");
-    assert.equal(await codeOf(failing.node.readIndex()), "ESTATEMACHINE");
-    const appliedAtError = failing.node.appliedIndex;
+for (const [transport, basePort] of [["memory", 7001], ["tcp", 7451]] as const) {
+  test(`${transport}: a throwing onApply puts that node in ERROR (onError once, describe says why, leadership handed over); restarted with the fix it catches up`, async () => {
+    const cluster = await NodeCluster.create(3, {}, basePort, transport);
+    try {
+      const leader = await cluster.waitLeader();
+      await leader.apply({ data: bytes("ok-1") });
+      // The leader itself fails: the harder case, it must also give up leadership.
+      const failing = cluster.member(leader.serverId);
+      failing.sm.failOn = (text) => text === "poison";
+      const poisoned = await codeOf(leader.apply({ data: bytes("poison") }));
+      assert.equal(poisoned, "ESTATEMACHINE");
+      await waitFor(() => failing.node.state === "error", 5000, "the failing node enters ERROR");
+      assert.equal(failing.sm.errors.length, 1);
+      const description = failing.node.describe();
+      assert.equal(description.lastError?.code, "ESTATEMACHINE");
+      assert.match(description.lastError?.message ?? "", /onApply threw at index \d+: cannot apply poison/);
+      assert.ok(cluster.warnings.some((w) => w.includes("entered the ERROR state")));
+      assert.equal(await codeOf(failing.node.apply({ data: bytes("x") })), "ESTATEMACHINE");
+      assert.equal(await codeOf(failing.node.readIndex()), "ESTATEMACHINE");
+      const appliedAtError = failing.node.appliedIndex;
 
-    // The others elect a new leader and go on; the node in ERROR applies nothing more.
-    await waitFor(() => [...cluster.members.values()].some((m) => m.id !== failing.id && m.node.state === "leader"), 5000, "another leader");
-    const next = [...cluster.members.values()].find((m) => m.node.state === "leader")!.node;
-    for (let i = 0; i < 10; i++) await next.apply({ data: bytes(`ok-after-${i}`) });
-    assert.equal(failing.node.appliedIndex, appliedAtError);
-    assert.equal(failing.sm.errors.length, 1, "onError is called once");
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(failing.node.state, "error", "a node in ERROR never leads again");
+      // The others elect a new leader and go on; the node in ERROR applies nothing more.
+      await waitFor(() => [...cluster.members.values()].some((m) => m.id !== failing.id && m.node.state === "leader"), 5000, "another leader");
+      const next = [...cluster.members.values()].find((m) => m.node.state === "leader")!.node;
+      for (let i = 0; i < 10; i++) await next.apply({ data: bytes(`ok-after-${i}`) });
+      assert.equal(failing.node.appliedIndex, appliedAtError);
+      assert.equal(failing.sm.errors.length, 1, "onError is called once");
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(failing.node.state, "error", "a node in ERROR never leads again");
 
-    // Restart with the cause fixed: it replays its log and catches up, poison included, like the others.
-    await cluster.stop(failing.id);
-    const fixed = await cluster.start(failing.id, { initial: true, sm: new RecordingStateMachine() });
-    const healthy = [...cluster.members.values()].find((m) => m.id !== failing.id)!;
-    await waitFor(() => fixed.sm.applied.length === healthy.sm.applied.length, 5000, "the fixed node catches up");
-    assert.deepEqual(fixed.sm.texts(), healthy.sm.texts());
-    assert.ok(fixed.sm.texts().includes("poison"));
-  } finally {
-    await cluster.destroy();
-  }
-});
+      // Restart with the cause fixed: it replays its log and catches up, poison included, like the others.
+      await cluster.stop(failing.id);
+      const fixed = await cluster.start(failing.id, { initial: true, sm: new RecordingStateMachine() });
+      const healthy = [...cluster.members.values()].find((m) => m.id !== failing.id)!;
+      await waitFor(() => fixed.sm.applied.length === healthy.sm.applied.length, 5000, "the fixed node catches up");
+      assert.deepEqual(fixed.sm.texts(), healthy.sm.texts());
+      assert.ok(fixed.sm.texts().includes("poison"));
+    } finally {
+      await cluster.destroy();
+    }
+  });
+}
 
 test("shutdown fails pending work with ESHUTDOWN and calls onShutdown once", async () => {
   const cluster = await NodeCluster.create(1);
