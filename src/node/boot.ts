@@ -70,6 +70,15 @@ export async function openNodeStorage(dataDir: string, initialServerList: readon
   }
 }
 
+/** initialServerList counts on the first boot only; a later one that names other voters is told so. */
+export function warnIfInitialServersIgnored(storage: NodeStorage, initialServerList: readonly NodeId[], voters: readonly NodeId[], logger: Logger): void {
+  const initial = [...new Set(initialServerList)].sort();
+  if (storage.bootstrapped || initial.length === 0) return;
+  if (initial.join(",") !== voters.join(",")) {
+    logger.warn(`initialServerList (${initial.join(", ")}) is ignored: the data folder already holds the membership (${voters.join(", ") || "none yet"})`);
+  }
+}
+
 /** The log must continue the snapshot; one that does not (or ends before it) is replaced by an empty one after it. */
 async function alignLogWithSnapshot(log: SegmentLog, index: number, term: number, logger: Logger): Promise<void> {
   const first = log.firstIndex();

@@ -1,10 +1,15 @@
-/** What RaftNode.describe() returns: plain JSON, for operators and tools. */
+/** What RaftNode.describe() returns: plain JSON, for operators and tools; and its assembly from the node's parts. */
 import type { ProgressState } from "../core/progress.js";
+import type { RaftCore } from "../core/raft.js";
 import type { ConfState, NodeId } from "../core/types.js";
-import type { RaftErrorCode } from "../errors.js";
+import type { RaftError, RaftErrorCode } from "../errors.js";
+import type { NodeStorage } from "./boot.js";
+import type { ClientRequests } from "./client-requests.js";
+import type { FsmCaller } from "./fsm-caller.js";
 import type { NodeState } from "./node-state.js";
-import type { SnapshotStatus } from "./snapshot-executor.js";
-import type { SnapshotInstallStatus } from "./snapshot-installer.js";
+import type { ResolvedNodeOptions } from "./options.js";
+import type { SnapshotExecutor, SnapshotStatus } from "./snapshot-executor.js";
+import type { SnapshotInstaller, SnapshotInstallStatus } from "./snapshot-installer.js";
 
 export interface NodeDescription {
   readonly groupId: string;
@@ -32,4 +37,45 @@ export interface NodeDescription {
   /** The latest snapshot copied from the leader (bytes done of total while it is copying); null if none since start. */
   readonly snapshotInstall: SnapshotInstallStatus | null;
   readonly electionTimeoutMs: number;
+}
+
+/** The parts of a RaftNode that describe() reads. */
+export interface DescribedParts {
+  readonly options: ResolvedNodeOptions;
+  readonly state: NodeState;
+  readonly lastError: RaftError | null;
+  readonly core: RaftCore;
+  readonly storage: NodeStorage;
+  readonly fsm: FsmCaller;
+  readonly requests: ClientRequests;
+  readonly snapshots: SnapshotExecutor;
+  readonly installer: SnapshotInstaller;
+}
+
+export function describeNode(node: DescribedParts): NodeDescription {
+  const { options, core, storage, fsm, lastError } = node;
+  const { tasks, reads, confChanges } = node.requests;
+  const status = core.status();
+  return {
+    groupId: options.groupId,
+    serverId: options.serverId,
+    state: node.state,
+    term: status.term,
+    vote: status.vote,
+    leaderId: status.leaderId,
+    firstLogIndex: status.firstIndex,
+    lastLogIndex: status.lastIndex,
+    storedLog: { firstIndex: storage.durableLog.log.firstIndex(), lastIndex: storage.durableLog.log.lastIndex() },
+    committedIndex: status.commit,
+    appliedIndex: fsm.appliedIndex,
+    conf: status.conf,
+    transferringTo: status.leadTransferee,
+    quiesced: core.quiesced,
+    progress: status.progress,
+    pending: { tasks: tasks.size, reads: reads.size, confChanges: confChanges.size, applyBacklogEntries: fsm.pendingEntries },
+    lastError: lastError === null ? null : { code: lastError.code, message: lastError.message },
+    snapshot: node.snapshots.status(),
+    snapshotInstall: node.installer.status(),
+    electionTimeoutMs: options.electionTimeoutMs,
+  };
 }

@@ -1,5 +1,11 @@
-/** The node's state as SOFAJraft names it (STATE_LEADER, ...), derived from the core's role and the node's own lifecycle. */
+/**
+ * The node's state as SOFAJraft names it (STATE_LEADER, ...), derived from the
+ * core's role and the node's own lifecycle; and the refusal of a request that
+ * only the leader serves.
+ */
 import type { Role } from "../core/ready.js";
+import type { NodeId } from "../core/types.js";
+import { RaftError } from "../errors.js";
 
 export type NodeState = "leader" | "transferring" | "candidate" | "follower" | "error" | "uninitialized" | "shutting" | "shutdown";
 
@@ -17,4 +23,9 @@ export function nodeState(lifecycle: Lifecycle, role: Role, transferring: boolea
     case "follower":
       return "follower";
   }
+}
+
+/** ENOTLEADER, with the leader this node knows as the hint. */
+export function notLeader(leaderId: NodeId | null): RaftError {
+  return new RaftError("ENOTLEADER", leaderId !== null ? `not the leader; the leader is ${leaderId}` : "not the leader, and no leader is known; retry after an election", leaderId);
 }

@@ -77,6 +77,15 @@ export interface NodeLogger {
   error(message: string): void;
 }
 
+/** `logger` with every line starting with `prefix`, which says whose line it is. */
+export function prefixedLogger(logger: NodeLogger, prefix: string): NodeLogger {
+  return {
+    info: (message) => logger.info?.(`${prefix} ${message}`),
+    warn: (message) => logger.warn(`${prefix} ${message}`),
+    error: (message) => logger.error(`${prefix} ${message}`),
+  };
+}
+
 export interface ResolvedNodeOptions extends Required<Omit<NodeOptions, "initialServerList">> {
   readonly initialServerList: readonly NodeId[];
   readonly tickMs: number;

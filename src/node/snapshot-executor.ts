@@ -7,7 +7,7 @@
  */
 import type { ConfState, SnapshotMeta } from "../core/types.js";
 import { RaftError } from "../errors.js";
-import type { SnapshotStore } from "../storage/snapshot-store.js";
+import type { SnapshotRef, SnapshotStore } from "../storage/snapshot-store.js";
 import type { SnapshotWriter } from "../storage/snapshot-writer.js";
 import type { Logger } from "./boot.js";
 import type { DurableLog } from "./durable-log.js";
@@ -85,6 +85,17 @@ export class SnapshotExecutor {
     } finally {
       await reader.close();
     }
+  }
+
+  /** At start: the node starts only once the state machine took the latest snapshot. */
+  async loadAtStart(latest: SnapshotRef): Promise<void> {
+    let loaded: boolean;
+    try {
+      loaded = await this.load(latest.meta);
+    } catch (error) {
+      throw new RaftError("ESTATEMACHINE", `onSnapshotLoad of the snapshot at index ${latest.meta.index} threw: ${describeError(error)}`);
+    }
+    if (!loaded) throw new RaftError("ESTATEMACHINE", `onSnapshotLoad refused the snapshot at index ${latest.meta.index} in ${latest.dir}`);
   }
 
   /** Waits for a save in progress (at shutdown). */
