@@ -92,6 +92,22 @@ test("readIndex on the leader and on a follower sees every acknowledged write (t
   }
 });
 
+test("readIndex takes the mode read by read on a lease node: lease and safe reads both see the last write; a bad mode is EINVAL", async () => {
+  const cluster = await NodeCluster.create(3, { readOnly: "lease" });
+  try {
+    const leader = await cluster.waitLeader();
+    for (let i = 0; i < 10; i++) {
+      await leader.apply({ data: bytes(`w${i}`) });
+      const committed = leader.committedIndex;
+      assert.ok((await leader.readIndex("lease")) >= committed);
+      assert.ok((await leader.readIndex("safe")) >= committed);
+    }
+    assert.equal(await codeOf(leader.readIndex("fast" as "safe")), "EINVAL");
+  } finally {
+    await cluster.destroy();
+  }
+});
+
 test("a lone node without initialServerList waits to be added: it never campaigns", async () => {
   const cluster = await NodeCluster.create(0);
   try {

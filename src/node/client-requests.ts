@@ -5,6 +5,7 @@
  * its queue until it is applied, expires, or fails with the node.
  */
 import { randomBytes } from "node:crypto";
+import type { ReadOnlyMode } from "../core/options.js";
 import type { RaftCore } from "../core/raft.js";
 import type { ConfState } from "../core/types.js";
 import { RaftError } from "../errors.js";
@@ -63,7 +64,7 @@ export class ClientRequests {
     }
   }
 
-  readIndex(): Promise<number> {
+  readIndex(mode: ReadOnlyMode = this.host.options.readOnly): Promise<number> {
     const { core, options } = this.host;
     try {
       this.host.requireRunning();
@@ -73,7 +74,8 @@ export class ClientRequests {
     }
     const { context, promise } = this.reads.add(Date.now() + options.requestTimeoutMs);
     try {
-      core.readIndex(context);
+      if (mode !== "safe" && mode !== "lease") throw new RaftError("EINVAL", `read mode must be "safe" or "lease", got ${String(mode)}`);
+      core.readIndex(context, mode);
     } catch (error) {
       this.reads.fail(context, error);
     }

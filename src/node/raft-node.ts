@@ -7,6 +7,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Message, SnapshotRequest } from "../core/messages.js";
+import type { ReadOnlyMode } from "../core/options.js";
 import { RaftCore } from "../core/raft.js";
 import { SeededRandom } from "../core/random.js";
 import type { ConfState, NodeId, SnapshotMeta } from "../core/types.js";
@@ -240,9 +241,13 @@ export class RaftNode {
     return this.requests.apply(task);
   }
 
-  /** A linearizable read point: resolves with an index once this node has applied up to it (thesis §6.4). */
-  readIndex(): Promise<number> {
-    return this.requests.readIndex();
+  /**
+   * A linearizable read point: resolves with an index once this node has applied up to it (thesis §6.4).
+   * `mode` (default: the readOnly option) picks a quorum round ("safe") or the leader's lease ("lease",
+   * thesis §6.4.1), which only a node started with readOnly "lease" grants; elsewhere it is a safe read.
+   */
+  readIndex(mode?: ReadOnlyMode): Promise<number> {
+    return this.requests.readIndex(mode);
   }
 
   addPeer(peer: NodeId): Promise<ConfState> {
