@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { callCounter } from "../src/examples/counter/counter-client-api.js";
 import { RaftError } from "../src/errors.js";
+import { freePorts } from "./support/kv-cluster.js";
 
 const SERVER = fileURLToPath(new URL("../src/examples/counter/counter-server.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("../src/examples/counter/counter-client.js", import.meta.url));
@@ -26,20 +26,6 @@ interface Server {
   process: ChildProcess;
   /** Everything it printed, for role changes and for the failure report. */
   output: string;
-}
-
-/** Ports the OS just handed out, released for the servers to take. */
-async function freePorts(count: number): Promise<number[]> {
-  const listeners = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = net.createServer().listen(0, "127.0.0.1");
-      await once(server, "listening");
-      return server;
-    }),
-  );
-  const ports = listeners.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(listeners.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
 }
 
 function startServer(server: Omit<Server, "process" | "output">, peers: readonly string[]): Server {

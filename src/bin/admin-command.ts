@@ -5,7 +5,8 @@
  * 1 the operation failed (unreachable cluster, no quorum, a catch-up that
  * failed, ...), 2 bad usage (a bad peer id, a missing option).
  */
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Command, Option } from "commander";
+import { flagParser } from "./flag-parser.js";
 import { CliService, type ConfigurationChange, type GroupConfiguration, type SnapshotPoint } from "../cli/cli-service.js";
 import { LEARNER_SUFFIX, parsePeerIds, parsePeerList, type PeerList } from "../cli/peer-list.js";
 import type { NodeId } from "../core/types.js";
@@ -13,11 +14,10 @@ import { RaftError } from "../errors.js";
 import { parsePeerId } from "../transport/peer-address.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
+import { DEFAULT_CLUSTER_NAME } from "../kv/kv-service.js";
 
 const EXIT_FAILED = 1;
 const DEFAULT_TIMEOUT_MS = 10_000;
-/** The cluster name `tsraft` servers use unless told otherwise; the transport refuses a peer of another cluster. */
-export const DEFAULT_CLUSTER_NAME = "tsraft";
 
 interface AdminFlags {
   group?: string;
@@ -209,16 +209,6 @@ function describeChange(group: string, before: PeerList, after: PeerList): strin
   return [`group "${group}": configuration changed`, line("peers:", before.peers, after.peers), line("learners:", before.learners, after.learners)].join("\n");
 }
 
-/** Turns a RaftError from a parser into commander's usage error (exit code 2). */
-function flagParser<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (error) {
-      throw new InvalidArgumentError(error instanceof RaftError ? plainMessage(error) : String(error));
-    }
-  };
-}
 
 function timeoutFlag(text: string): number {
   const value = Number(text);

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `tsraft` command. For now: `sim` (the deterministic simulator over many
- * seeds, or one seed replayed with its trace), `demo` (a told story of a
- * simulated 3-node cluster) and `admin` (membership and leadership of a
- * running group, see admin-command.ts). Exit codes: 0 ok, 1 a violation or a
- * failed operation, 2 bad usage.
+ * The `tsraft` command: `sim` (the deterministic simulator over many seeds, or
+ * one seed replayed with its trace), `demo` (a told story of a simulated
+ * 3-node cluster), `admin` (membership and leadership of a running group, see
+ * admin-command.ts), `serve` (a KV server, serve-command.ts) and `kv` (the KV
+ * store from the command line, kv-command.ts). Exit codes: 0 ok, 1 a violation
+ * or a failed operation, 2 bad usage.
  */
 import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError, type CommanderError } from "commander";
 import { addAdminCommand } from "./admin-command.js";
+import { addKvCommand } from "./kv-command.js";
+import { addServeCommand } from "./serve-command.js";
 import { DEFAULT_FAULT_TICKS, runDemo, runSeed, runSeeds, type SeedResult, type SeedsSummary } from "../sim/index.js";
 
 const EXIT_VIOLATION = 1;
@@ -158,5 +161,7 @@ program
   .action(demo);
 
 addAdminCommand(program);
+addServeCommand(program);
+addKvCommand(program);
 
 await program.parseAsync(process.argv);

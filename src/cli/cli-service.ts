@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeId } from "../core/types.js";
 import { RaftError, type RaftErrorCode } from "../errors.js";
 import { CLI_SERVICE, decodeCliAnswer, encodeCliRequest, type CliAnswers, type CliMembershipChange, type CliOp, type CliRequest, type CliRequestBodies, type PeerList } from "../node/cli-protocol.js";
-import { parsePeerId } from "../transport/peer-address.js";
+import { parsePeerId, peerIdOrNull } from "../transport/peer-address.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
 import { positiveInteger, type Transport } from "../transport/transport.js";
 import { allPeers, parsePeerIds, parsePeerList } from "./peer-list.js";
@@ -241,7 +241,7 @@ export class CliService {
         return { leaderId: target, answer: await this.ask(target, request, deadlineMs) };
       } catch (error) {
         if (!(error instanceof RaftError)) throw error;
-        const hint = error.code === "ENOTLEADER" ? validHint(error.leaderHint) : null;
+        const hint = error.code === "ENOTLEADER" ? peerIdOrNull(error.leaderHint) : null;
         if (hint !== null && hint !== target && redirects < MAX_REDIRECTS) {
           redirects++;
           if (!known.includes(hint)) known.push(hint);
@@ -291,16 +291,6 @@ export class CliService {
     const payload = encodeCliRequest({ ...request, peerId: peer } as CliRequest);
     const answer = await this.transport.request(parsePeerId(peer).address, CLI_SERVICE, payload, { timeoutMs });
     return decodeCliAnswer(request.op as Op, answer, peer);
-  }
-}
-
-function validHint(hint: string | null): NodeId | null {
-  if (hint === null) return null;
-  try {
-    parsePeerId(hint);
-    return hint;
-  } catch {
-    return null;
   }
 }
 

@@ -58,3 +58,14 @@ function integer(text: string, what: string, min: number, fail: (why: string) =>
   if (value < min) fail(`${what} ${value} is below ${min}`);
   return value;
 }
+
+/** `hint` when it is a well-formed peer id, else null: leader hints come from the network. */
+export function peerIdOrNull(hint: string | null): NodeId | null {
+  if (hint === null) return null;
+  try {
+    parsePeerId(hint);
+    return hint;
+  } catch {
+    return null;
+  }
+}

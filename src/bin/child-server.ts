@@ -1,0 +1,76 @@
+/**
+ * A `tsraft serve` child process of `npm start`: its output lines passed on
+ * and the last few kept (to report a crash), stopped with SIGTERM and waited
+ * for. It runs in its own process group, so the terminal's Ctrl-C reaches only
+ * the parent, which stops the children in order; and it has an IPC channel to
+ * the parent, so it stops by itself if the parent dies without stopping it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const TSRAFT_BIN = fileURLToPath(new URL("./tsraft.js", import.meta.url));
+/** Output lines kept for a crash report. */
+const KEPT_LINES = 20;
+/** A server that does not stop this long after SIGTERM is killed. */
+const STOP_TIMEOUT_MS = 10_000;
+
+export interface ChildExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export class ChildServer {
+  private readonly child: ChildProcess;
+  private readonly lastLines: string[] = [];
+  /** Resolves when the process has exited and its output is read. */
+  readonly exited: Promise<ChildExit>;
+  private exitStatus: ChildExit | null = null;
+
+  constructor(
+    readonly address: string,
+    readonly args: readonly string[],
+    onLine: (line: string) => void,
+  ) {
+    this.child = spawn(process.execPath, [TSRAFT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+        this.lastLines.push(line);
+        if (this.lastLines.length > KEPT_LINES) this.lastLines.shift();
+        onLine(line);
+      });
+    }
+    this.exited = once(this.child, "close").then(([code, signal]) => {
+      this.exitStatus = { code: code as number | null, signal: signal as NodeJS.Signals | null };
+      return this.exitStatus;
+    });
+  }
+
+  get running(): boolean {
+    return this.exitStatus === null;
+  }
+
+  /** The command that runs this server again, for people. */
+  get commandLine(): string {
+    return `npx tsraft ${this.args.join(" ")}`;
+  }
+
+  get recentOutput(): readonly string[] {
+    return [...this.lastLines];
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS; resolves with how it ended and whether it had to be killed. */
+  async stop(): Promise<{ exit: ChildExit; killed: boolean }> {
+    if (!this.running) return { exit: this.exitStatus!, killed: false };
+    this.child.kill("SIGTERM");
+    let killed = false;
+    const timer = setTimeout(() => {
+      killed = true;
+      this.child.kill("SIGKILL");
+    }, STOP_TIMEOUT_MS);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return { exit, killed };
+  }
+}

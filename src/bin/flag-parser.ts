@@ -1,0 +1,15 @@
+/** Commander argument parsing shared by the `tsraft` commands. */
+import { InvalidArgumentError } from "commander";
+import { RaftError } from "../errors.js";
+import { plainMessage } from "../transport/protocol.js";
+
+/** Turns a RaftError from a parser into commander's usage error (exit code 2). */
+export function flagParser<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      throw new InvalidArgumentError(error instanceof RaftError ? plainMessage(error) : String(error));
+    }
+  };
+}

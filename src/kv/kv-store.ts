@@ -1,0 +1,218 @@
+/**
+ * The KV store itself: pure and synchronous. Data keys in an ordered map,
+ * sequences and locks in tables of their own. The same operations on the
+ * same store give the same results on every replica: no clock (time comes in
+ * as timeMs), no randomness, and bad semantic input (a merge past the value
+ * limit, a sequence past 2^53) is an error result, never a throw.
+ *
+ * Operations must be well-formed (kv-validation.ts); the decoders guarantee
+ * it. Results and events hold the store's own buffers: never modify them.
+ */
+import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WatchEvent, type WriteOp, type WriteResult } from "./commands.js";
+import { newKeyTree, ownedBytes, type KeyTree } from "./kv-key-tree.js";
+import { LockTable, type LockRecord } from "./kv-lock-table.js";
+import { OK_RESULT, errorResult } from "./kv-results.js";
+
+/** A change a write made, for watchers; the state machine adds the log index. */
+export type KvChangeEvent = Omit<WatchEvent, "index">;
+
+export interface WriteOutcome {
+  readonly result: WriteResult;
+  /** In the order the write made them; none when nothing changed. */
+  readonly events: readonly KvChangeEvent[];
+}
+
+/** Everything the store holds, as a snapshot writes and reads it. */
+export interface KvStoreContents {
+  readonly data: KeyTree<Buffer>;
+  readonly sequences: KeyTree<number>;
+  readonly locks: KeyTree<LockRecord>;
+  readonly fencingCounter: number;
+}
+
+const NO_EVENTS: readonly KvChangeEvent[] = Object.freeze([]);
+const EMPTY_VALUE = Buffer.alloc(0);
+
+export class KvStore {
+  private readonly data: KeyTree<Buffer>;
+  private readonly sequences: KeyTree<number>;
+  private readonly locks: LockTable;
+
+  /** Takes ownership of `contents` (from a snapshot); empty by default. */
+  constructor(contents?: KvStoreContents) {
+    this.data = contents?.data ?? newKeyTree();
+    this.sequences = contents?.sequences ?? newKeyTree();
+    this.locks = new LockTable(contents?.locks, contents?.fencingCounter);
+  }
+
+  get keyCount(): number {
+    return this.data.size;
+  }
+
+  get sequenceCount(): number {
+    return this.sequences.size;
+  }
+
+  get lockCount(): number {
+    return this.locks.size;
+  }
+
+  get lastFencingToken(): number {
+    return this.locks.lastFencingToken;
+  }
+
+  /** For a snapshot: the live tables, in key order; nothing may change them while they are read. */
+  dataEntries(): IterableIterator<[Uint8Array, Buffer]> {
+    return this.data.entries();
+  }
+
+  sequenceEntries(): IterableIterator<[Uint8Array, number]> {
+    return this.sequences.entries();
+  }
+
+  lockEntries(): IterableIterator<[Uint8Array, LockRecord]> {
+    return this.locks.records();
+  }
+
+  applyWrite(op: WriteOp, timeMs: number): WriteOutcome {
+    switch (op.type) {
+      case "put":
+        return { result: OK_RESULT, events: [this.put(op.key, op.value)] };
+      case "putAll":
+        return { result: OK_RESULT, events: op.entries.map((entry) => this.put(entry.key, entry.value)) };
+      case "getAndPut": {
+        const before = this.data.get(op.key) ?? null;
+        return { result: { type: "value", value: before }, events: [this.put(op.key, op.value)] };
+      }
+      case "compareAndPut":
+        return this.compareAndPutAll([op]);
+      case "compareAndPutAll":
+        return this.compareAndPutAll(op.entries);
+      case "putIfAbsent": {
+        const before = this.data.get(op.key);
+        if (before !== undefined) return { result: { type: "value", value: before }, events: NO_EVENTS };
+        return { result: { type: "value", value: null }, events: [this.put(op.key, op.value)] };
+      }
+      case "merge":
+        return this.merge(op.key, op.value);
+      case "delete": {
+        const event = this.delete(op.key);
+        return { result: { type: "bool", value: event !== null }, events: event === null ? NO_EVENTS : [event] };
+      }
+      case "deleteAll": {
+        const events: KvChangeEvent[] = [];
+        for (const key of op.keys) {
+          const event = this.delete(key);
+          if (event !== null) events.push(event);
+        }
+        return { result: { type: "count", value: events.length }, events };
+      }
+      case "deleteRange":
+        return this.deleteRange(op.start, op.end);
+      case "getSequence":
+        return { result: this.getSequence(op.key, op.step), events: NO_EVENTS };
+      case "resetSequence": {
+        const before = this.sequences.get(op.key) ?? 0;
+        this.sequences.delete(op.key);
+        return { result: { type: "count", value: before }, events: NO_EVENTS };
+      }
+      case "lockAcquire":
+        return { result: this.locks.acquire(op.key, op.owner, op.leaseMs, timeMs), events: NO_EVENTS };
+      case "lockRenew":
+        return { result: this.locks.renew(op.key, op.owner, op.token, op.leaseMs, timeMs), events: NO_EVENTS };
+      case "lockRelease":
+        return { result: this.locks.release(op.key, op.owner, op.token, timeMs), events: NO_EVENTS };
+    }
+  }
+
+  read(op: ReadOp): ReadResult {
+    switch (op.type) {
+      case "get":
+        return { type: "value", value: this.data.get(op.key) ?? null };
+      case "multiGet":
+        return { type: "values", values: op.keys.map((key) => this.data.get(key) ?? null) };
+      case "containsKey":
+        return { type: "bool", value: this.data.has(op.key) };
+      case "scan":
+        return { type: "entries", entries: op.reverse ? this.scanDown(op.start, op.end, op.limit, op.keysOnly) : this.scanUp(op.start, op.end, op.limit, op.keysOnly) };
+    }
+  }
+
+  private put(key: Uint8Array, value: Uint8Array): KvChangeEvent {
+    const ownedKey = ownedBytes(key);
+    const ownedValue = ownedBytes(value);
+    this.data.set(ownedKey, ownedValue);
+    return { type: "put", key: ownedKey, value: ownedValue };
+  }
+
+  private delete(key: Uint8Array): KvChangeEvent | null {
+    return this.data.delete(key) ? { type: "delete", key: ownedBytes(key), value: null } : null;
+  }
+
+  /** Every expectation is checked against the state before the operation; then all are written, or none. */
+  private compareAndPutAll(entries: readonly { key: Uint8Array; expect: Uint8Array | null; value: Uint8Array }[]): WriteOutcome {
+    for (const entry of entries) {
+      const current = this.data.get(entry.key);
+      const holds = entry.expect === null ? current === undefined : current !== undefined && Buffer.compare(current, entry.expect) === 0;
+      if (!holds) return { result: { type: "bool", value: false }, events: NO_EVENTS };
+    }
+    return { result: { type: "bool", value: true }, events: entries.map((entry) => this.put(entry.key, entry.value)) };
+  }
+
+  private merge(key: Uint8Array, suffix: Uint8Array): WriteOutcome {
+    const before = this.data.get(key);
+    const mergedBytes = (before?.length ?? 0) + suffix.byteLength;
+    if (mergedBytes > MAX_VALUE_BYTES) {
+      return { result: errorResult("EINVAL", `merge: the value would grow to ${mergedBytes} bytes, above MAX_VALUE_BYTES ${MAX_VALUE_BYTES}; nothing was written`), events: NO_EVENTS };
+    }
+    const merged = before === undefined ? ownedBytes(suffix) : Buffer.concat([before, suffix], mergedBytes);
+    const ownedKey = ownedBytes(key);
+    this.data.set(ownedKey, merged);
+    return { result: OK_RESULT, events: [{ type: "put", key: ownedKey, value: merged }] };
+  }
+
+  private deleteRange(start: Uint8Array, end: Uint8Array): WriteOutcome {
+    const events: KvChangeEvent[] = [];
+    if (Buffer.compare(start, end) < 0) {
+      this.data.editRange(start, end, false, (key) => {
+        events.push({ type: "delete", key, value: null });
+        return { delete: true };
+      });
+    }
+    return { result: { type: "count", value: events.length }, events };
+  }
+
+  /** Reserves [current, current + step); step 0 reads the current value without creating the sequence. */
+  private getSequence(key: Uint8Array, step: number): WriteResult {
+    const start = this.sequences.get(key) ?? 0;
+    if (step === 0) return { type: "sequence", start, end: start };
+    const end = start + step;
+    if (end > Number.MAX_SAFE_INTEGER) {
+      return errorResult("EINVAL", `getSequence: reserving ${step} from ${start} would pass 2^53 - 1 (Number.MAX_SAFE_INTEGER); resetSequence starts it over at 0`);
+    }
+    this.sequences.set(ownedBytes(key), end);
+    return { type: "sequence", start, end };
+  }
+
+  private scanUp(start: Uint8Array, end: Uint8Array | null, limit: number, keysOnly: boolean): KvEntry[] {
+    const entries: KvEntry[] = [];
+    if (end !== null && Buffer.compare(start, end) >= 0) return entries;
+    for (const [key, value] of this.data.entries(start)) {
+      if (entries.length >= limit || (end !== null && Buffer.compare(key, end) >= 0)) break;
+      entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
+    }
+    return entries;
+  }
+
+  /** From the last key below `end` (or the last key) down to `start`. */
+  private scanDown(start: Uint8Array, end: Uint8Array | null, limit: number, keysOnly: boolean): KvEntry[] {
+    const entries: KvEntry[] = [];
+    if (end !== null && Buffer.compare(start, end) >= 0) return entries;
+    const pairs = end === null ? this.data.entriesReversed() : this.data.entriesReversed(end, undefined, true);
+    for (const [key, value] of pairs) {
+      if (entries.length >= limit || Buffer.compare(key, start) < 0) break;
+      entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
+    }
+    return entries;
+  }
+}
