@@ -21,6 +21,7 @@ class StandInNode {
   leader = true;
   readonly proposed: WriteBatch[] = [];
   readIndexCalls = 0;
+  readIndexModes: string[] = [];
   /** How apply() and readIndex() answer; default: never (in flight). */
   applyAnswer: (batch: WriteBatch) => Promise<unknown> = () => new Promise(() => {});
   readIndexAnswer: () => Promise<number> = () => Promise.resolve(1);
@@ -37,8 +38,9 @@ class StandInNode {
     this.proposed.push(batch);
     return this.applyAnswer(batch);
   }
-  readIndex(): Promise<number> {
+  readIndex(mode: string): Promise<number> {
     this.readIndexCalls++;
+    this.readIndexModes.push(mode);
     return this.readIndexAnswer();
   }
   asNode(): RaftNode {
@@ -86,18 +88,19 @@ test("WriteBatcher: bounded pending writes (EBUSY), ENOTLEADER on a follower, a 
   assert.equal(follower.proposed.length, 0);
 });
 
-test("ReadBatcher: the reads of one turn share one ReadIndex; bounded; a failed ReadIndex fails each read", async () => {
+test("ReadBatcher: the reads of one turn share one ReadIndex per mode; bounded; a failed ReadIndex fails each read", async () => {
   const node = new StandInNode();
   const served: ReadOp[] = [];
   const reads = new ReadBatcher(node.asNode(), (op) => (served.push(op), { type: "bool", value: true }), 3);
   const get = (key: string): ReadOp => ({ type: "get", key: bytes(key) });
-  const results = await Promise.all([reads.submit(get("a")), reads.submit(get("b")), reads.submit(get("c")), reads.submit(get("d"))]);
-  assert.equal(node.readIndexCalls, 1);
+  const results = await Promise.all([reads.submit(get("a"), "safe"), reads.submit(get("b"), "safe"), reads.submit(get("c"), "lease"), reads.submit(get("d"), "safe")]);
+  assert.equal(node.readIndexCalls, 2);
+  assert.deepEqual(node.readIndexModes, ["safe", "lease"], "one round for the safe reads, one lease check for the lease read");
   assert.equal(served.length, 3);
   assert.equal(results[3]!.type === "error" && results[3]!.code, "EBUSY");
 
   node.readIndexAnswer = () => Promise.reject(new RaftError("EAGAIN", "the new leader has not yet committed an entry of its term; retry shortly"));
-  const refused = await reads.submit(get("a"));
+  const refused = await reads.submit(get("a"), "safe");
   assert.equal(refused.type === "error" && refused.code, "EAGAIN");
   assert.equal(served.length, 3, "nothing read without a read index");
 });

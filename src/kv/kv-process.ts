@@ -53,6 +53,8 @@ export async function startKvProcess(options: KvProcessOptions): Promise<KvProce
       stateMachine: withRoleLog(stateMachine, (line) => options.info(`[tsraft ${options.groupId}/${options.serverId}] ${line}`)),
       transport,
       logger: { info: options.info, warn: options.warn, error: options.warn },
+      // Lets reads that ask for it use the leader's lease; linearizable reads still take a quorum round.
+      readOnly: "lease",
       ...(options.electionTimeoutMs !== undefined ? { electionTimeoutMs: options.electionTimeoutMs } : {}),
       ...(options.snapshotIntervalSecs !== undefined ? { snapshotIntervalSecs: options.snapshotIntervalSecs } : {}),
       ...(options.snapshotLogIndexMargin !== undefined ? { snapshotLogIndexMargin: options.snapshotLogIndexMargin } : {}),

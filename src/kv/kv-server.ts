@@ -10,8 +10,9 @@
  * frame go on; a frame that cannot be decoded, or names a group not served
  * here, fails whole with EINVAL.
  *
- * Lease reads are served as linearizable ones: RaftNode has no lease read per
- * call (a node started with readOnly "lease" makes every read index a lease one).
+ * Reads ask for the consistency they need: linearizable ones take a quorum
+ * round, lease ones the leader's lease (kv-process starts nodes with readOnly
+ * "lease" so that the lease is granted), stale ones read at once.
  */
 import { RaftError } from "../errors.js";
 import type { RaftNode } from "../node/raft-node.js";
@@ -154,7 +155,7 @@ export class KvGroupServer {
         return this.writes.submit(call);
       case "read":
         // "lease" is served as "linearizable": see the file's comment.
-        return call.consistency === "stale" ? Promise.resolve(serveRead((op) => this.stateMachine.read(op), call.op)) : this.reads.submit(call.op);
+        return call.consistency === "stale" ? Promise.resolve(serveRead((op) => this.stateMachine.read(op), call.op)) : this.reads.submit(call.op, call.consistency === "lease" ? "lease" : "safe");
       case "watch":
         return this.watch(call.watch);
     }

@@ -1,9 +1,11 @@
 /**
  * Linearizable reads on the leader (thesis §6.4): the reads of every request
- * that arrives in one turn of the event loop share one ReadIndex round, then
- * each is served from the local store, which has applied up to the read
- * index by the time readIndex() resolves.
+ * that arrives in one turn of the event loop share one ReadIndex, a quorum
+ * round ("safe") or, for lease reads, the leader's lease (§6.4.1), then each is
+ * served from the local store, which has applied up to the read index by the
+ * time readIndex() resolves.
  */
+import type { ReadOnlyMode } from "../core/options.js";
 import type { RaftNode } from "../node/raft-node.js";
 import type { ReadOp, ReadResult } from "./commands.js";
 import { errorResultOf } from "./kv-errors.js";
@@ -16,7 +18,7 @@ interface QueuedRead {
 }
 
 export class ReadBatcher {
-  private queued: QueuedRead[] = [];
+  private readonly queued: Record<ReadOnlyMode, QueuedRead[]> = { safe: [], lease: [] };
   /** Queued or waiting for their read index. */
   private pendingCount = 0;
   private flushScheduled = false;
@@ -28,14 +30,14 @@ export class ReadBatcher {
   ) {}
 
   /** Resolves with the read's result; never rejects. */
-  submit(op: ReadOp): Promise<ReadResult> {
+  submit(op: ReadOp, mode: ReadOnlyMode): Promise<ReadResult> {
     if (!this.node.isLeader()) return Promise.resolve(notLeaderResult(this.node));
     if (this.pendingCount >= this.maxPendingReads) {
       return Promise.resolve(errorResult("EBUSY", `${this.pendingCount} reads wait for their read index on ${this.node.serverId} (the limit is ${this.maxPendingReads}); slow down and retry`));
     }
     this.pendingCount++;
     return new Promise((resolve) => {
-      this.queued.push({ op, resolve });
+      this.queued[mode].push({ op, resolve });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
@@ -45,8 +47,15 @@ export class ReadBatcher {
 
   private flush(): void {
     this.flushScheduled = false;
-    const batch = this.queued;
-    this.queued = [];
+    for (const mode of ["safe", "lease"] as const) {
+      const batch = this.queued[mode];
+      if (batch.length === 0) continue;
+      this.queued[mode] = [];
+      this.serve(batch, mode);
+    }
+  }
+
+  private serve(batch: readonly QueuedRead[], mode: ReadOnlyMode): void {
     const answer = (result: (op: ReadOp) => ReadResult): void => {
       this.pendingCount -= batch.length;
       for (const read of batch) read.resolve(result(read.op));
@@ -55,7 +64,7 @@ export class ReadBatcher {
       answer(() => notLeaderResult(this.node));
       return;
     }
-    this.node.readIndex().then(
+    this.node.readIndex(mode).then(
       () => answer((op) => serveRead(this.readLocal, op)),
       (error: unknown) => answer(() => errorResultOf(error)),
     );
