@@ -47,6 +47,10 @@ export class ChildServer {
     });
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   get running(): boolean {
     return this.exitStatus === null;
   }

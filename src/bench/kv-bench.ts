@@ -1,0 +1,108 @@
+/**
+ * `npm run bench`: the replicated KV store under load, beside etcd on the same
+ * machine in the same run. For each system, a fresh three-process cluster on
+ * loopback with fsync on is loaded with 100,000 keys of 16 bytes and 256-byte
+ * values; then, after a warm-up, put is measured with 1, 16 and 256 requests in
+ * flight and linearizable get with 256. Each phase prints ops/s, p50/p99/p99.9
+ * latency and the CPU of the client and of the servers. The last line is
+ * tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
+import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
+import { startTsraft } from "./kv/tsraft-cluster.js";
+
+const KEY_BYTES = 16;
+const VALUE_BYTES = 256;
+const LOAD_IN_FLIGHT = 256;
+const PHASES: readonly Pick<Phase, "op" | "inFlight">[] = [
+  { op: "put", inFlight: 1 },
+  { op: "put", inFlight: 16 },
+  { op: "put", inFlight: 256 },
+  { op: "get", inFlight: 256 },
+];
+
+type Figures = { put: Record<string, PhaseResult>; get: Record<string, PhaseResult> };
+
+interface Args {
+  readonly keys: number;
+  readonly warmupSecs: number;
+  readonly durationSecs: number;
+  readonly systems: readonly ("tsraft" | "etcd")[];
+}
+
+function positiveNumber(text: string): number {
+  const value = Number(text);
+  if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
+  return value;
+}
+
+function systemsFlag(text: string): ("tsraft" | "etcd")[] {
+  const systems = text.split(",").map((s) => s.trim());
+  for (const system of systems) if (system !== "tsraft" && system !== "etcd") throw new InvalidArgumentError(`unknown system "${system}"; expected tsraft, etcd or both (tsraft,etcd)`);
+  return systems as ("tsraft" | "etcd")[];
+}
+
+function parseArgs(): Args {
+  const program = new Command("kv-bench")
+    .description("the KV store under load, beside etcd")
+    .option("--keys <n>", "keys loaded before measuring", positiveNumber, 100_000)
+    .option("--warmup-secs <s>", "warm-up of each phase", positiveNumber, 2)
+    .option("--duration-secs <s>", "measured window of each phase", positiveNumber, 10)
+    .option("--systems <list>", "tsraft, etcd, or tsraft,etcd (default: both when etcd is installed)", systemsFlag)
+    .parse();
+  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[] }>();
+  const installed = etcdInstalled();
+  if (options.systems?.includes("etcd") && !installed) {
+    throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
+  }
+  if (options.systems === undefined && !installed) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
+  const systems = options.systems ?? (installed ? ["tsraft", "etcd"] : ["tsraft"]);
+  return { keys: Math.floor(options.keys), warmupSecs: options.warmupSecs, durationSecs: options.durationSecs, systems };
+}
+
+function workloadOf(keyCount: number): Workload {
+  const value = Buffer.alloc(VALUE_BYTES);
+  for (let i = 0; i < VALUE_BYTES; i++) value[i] = 97 + (i % 26);
+  const keys = Array.from({ length: keyCount }, (_, n) => Buffer.from(`k${String(n).padStart(KEY_BYTES - 1, "0")}`));
+  return { keyCount, keyOf: (n) => keys[n]!, value };
+}
+
+async function measure(driver: KvDriver, workload: Workload, args: Args): Promise<Figures> {
+  const loadStartMs = performance.now();
+  await load(driver, workload, LOAD_IN_FLIGHT);
+  console.log(`${driver.name}: loaded ${workload.keyCount} keys in ${((performance.now() - loadStartMs) / 1000).toFixed(1)} s`);
+  const figures: Figures = { put: {}, get: {} };
+  for (const phase of PHASES) {
+    const result = await runPhase(driver, workload, { ...phase, warmupMs: args.warmupSecs * 1000, measureMs: args.durationSecs * 1000 });
+    figures[phase.op][String(phase.inFlight)] = result;
+    console.log(
+      `${driver.name}: ${phase.op} with ${String(phase.inFlight).padStart(3)} in flight: ${result.opsPerSec} ops/s, ` +
+        `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, p99.9 ${result.p999Ms} ms; CPU client ${result.clientCpuPct}%, servers ${result.serverCpuPct}%`,
+    );
+  }
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs();
+  const workload = workloadOf(args.keys);
+  const results = new Map<string, Figures>();
+  for (const system of args.systems) {
+    const driver = system === "tsraft" ? await startTsraft(19181) : await startEtcd(19379);
+    try {
+      results.set(system, await measure(driver, workload, args));
+    } finally {
+      await driver.close();
+    }
+  }
+  const etcd = results.get("etcd");
+  if (etcd !== undefined) console.log(`etcd ${JSON.stringify(etcd)}`);
+  const tsraft = results.get("tsraft");
+  if (tsraft !== undefined) console.log(JSON.stringify(tsraft));
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
