@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WriteOp, type WriteResult } from "../src/kv/commands.js";
 import { KvStore, type KvChangeEvent } from "../src/kv/kv-store.js";
+import { compareKeys } from "../src/kv/kv-key-tree.js";
 
 const b = (text: string): Buffer => Buffer.from(text, "utf8");
 const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : Buffer.from(bytes).toString("utf8"));
@@ -326,4 +327,14 @@ test("model check: random write sequences give the results and scans of a naive 
     }),
     { numRuns: 300 },
   );
+});
+
+test("compareKeys orders keys exactly as Buffer.compare: unsigned bytes, then length", () => {
+  const bytesOf = fc.uint8Array({ maxLength: 24 }).map((a) => Buffer.from(a));
+  fc.assert(
+    fc.property(bytesOf, bytesOf, (a, b) => Math.sign(compareKeys(a, b)) === Buffer.compare(a, b)),
+    { numRuns: 2000 },
+  );
+  assert.ok(compareKeys(Buffer.from([0xff]), Buffer.from([0x01, 0x00])) > 0, "bytes are unsigned");
+  assert.ok(compareKeys(Buffer.from("ab"), Buffer.from("abc")) < 0, "a prefix sorts first");
 });

