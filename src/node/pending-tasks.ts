@@ -100,6 +100,15 @@ export class PendingTasks {
     }
   }
 
+  /** Fails the tasks past `index` with `error` (their fate is unknown here); those at or below it are applied as usual. */
+  failAfter(index: number, error: RaftError): void {
+    for (const [taskIndex, task] of this.byIndex) {
+      if (taskIndex <= index) continue;
+      this.byIndex.delete(taskIndex);
+      task.handle.settle(error);
+    }
+  }
+
   expire(nowMs: number): void {
     for (const [index, task] of this.byIndex) {
       if (task.deadlineMs > nowMs) return;
