@@ -463,4 +463,25 @@ describe("removing the current leader (thesis §4.2.2)", () => {
     assert.equal(tap.count((m) => m.from === "a" && (m.type === "preVote" || m.type === "vote")), 0, "the removed server never campaigns");
     assert.deepEqual(normalTexts(c.node(leader).applied), ["before", "x", "without-a"]);
   });
+
+  test("thesis §4.2.2: a removed leader hands over at once even when its newest entry is not yet acknowledged", () => {
+    const { c, tap } = ready3();
+    const confIndex = c.core("a").lastIndex() + 1;
+    const oldTerm = c.core("a").status().term;
+    tap.hold = ackTo("a", ["b", "c"], confIndex);
+    c.core("a").proposeConfChange({ voters: ["b", "c"], learners: [] }, "rm-a");
+    deliverAll(c);
+    c.core("a").propose(bytes("y")); // under load there is always a newest entry in flight
+    deliverAll(c);
+    tap.release((m) => m.type === "appendResp" && m.index === confIndex); // only the configuration entry is acknowledged
+    deliverAll(c);
+    assert.equal(c.core("a").status().role, "follower", "stepped down once the configuration without it committed");
+    assert.equal(tap.count((m) => m.from === "a" && m.type === "timeoutNow"), 1, "and told a successor to campaign at once");
+    tap.hold = () => false;
+    tap.release();
+    deliverAll(c);
+    const leader = c.leader();
+    assert.ok(leader === "b" || leader === "c", `a new leader without waiting for an election timeout (got ${leader})`);
+    assert.ok(c.core(leader).status().term > oldTerm);
+  });
 });

@@ -361,8 +361,10 @@ export class Leadership {
     } else if (!conf.isVoter(this.host.id)) {
       // Removed, and the configuration without us is committed: step down (thesis §4.2.2),
       // handing over to the most up-to-date voter so the cluster does not wait for a timeout.
+      // It needs every committed entry, not our whole log: under load the newest entry is
+      // rarely acknowledged yet, and the voters' log check still guards the election.
       const successor = this.mostUpToDateVoter();
-      if (successor !== null && this.progress.get(successor)!.match === this.host.log.lastIndex()) this.sendTimeoutNow(successor);
+      if (successor !== null && this.progress.get(successor)!.match >= committed) this.sendTimeoutNow(successor);
       this.host.stepDown();
     }
   }
