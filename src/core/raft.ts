@@ -164,7 +164,7 @@ export class RaftCore {
    * The runtime saw a peer process go down or come back. A quiesced leader
    * resumes heartbeats (and check-quorum); a quiesced follower resumes its
    * election timer, and when `leaderSuspected` (the leader's process is down)
-   * campaigns within one randomized election timeout rather than two.
+   * campaigns within half an election timeout.
    */
   wake(leaderSuspected: boolean): void {
     if (this.leadership) {
@@ -173,7 +173,14 @@ export class RaftCore {
     }
     if (!this.followerQuiesced) return;
     this.followerQuiesced = false;
-    this.electionElapsed = leaderSuspected ? this.options.electionTicks : 0;
+    if (!leaderSuspected) {
+      this.electionElapsed = 0;
+      return;
+    }
+    // The watch already waited out half an election timeout: campaign within the next half,
+    // at a random tick so that the woken followers rarely split the vote.
+    const spreadTicks = Math.max(1, Math.floor(this.options.electionTicks / 2));
+    this.electionElapsed = this.randomizedElectionTicks - 1 - this.random.nextInt(spreadTicks);
   }
 
   step(m: Message): void {
