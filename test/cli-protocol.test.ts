@@ -88,6 +88,11 @@ test("every node's transport serves the CLI: bad requests get EINVAL, a follower
     assert.deepEqual(await ask({ op: "getLeader", groupId: "g" }), { leaderId: leader.serverId, term: leader.term });
     assert.equal(await codeAndHint("not json"), "EINVAL -");
     assert.equal(await codeAndHint({ op: "getLeader", groupId: "other" }), "EINVAL -");
+    // A node of another group starting on the follower's transport (loading its log): retry, not "no such group".
+    const started = nodeManager.starting("other", cluster.member(follower.serverId).transport);
+    assert.equal(await codeAndHint({ op: "getLeader", groupId: "other" }), "EAGAIN -");
+    started();
+    assert.equal(await codeAndHint({ op: "getLeader", groupId: "other" }), "EINVAL -", "and once it started or failed, the group is unknown again");
     assert.equal(await codeAndHint({ op: "getLeader", groupId: "g", peerId: "127.0.0.1:7777" }), "EINVAL -");
     assert.equal(await codeAndHint({ op: "getConfiguration", groupId: "g", onlyAlive: false }), `ENOTLEADER ${leader.serverId}`);
     assert.equal(await codeAndHint({ op: "transferLeader", groupId: "g", target: null }), `ENOTLEADER ${leader.serverId}`);

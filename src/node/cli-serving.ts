@@ -14,16 +14,23 @@ import type { RaftNode } from "./raft-node.js";
 /** Group and peer names an error lists before "...": enough to spot a typo. */
 const NAMES_IN_ERRORS = 8;
 
-/** Serves CLI requests on `transport` for the nodes `nodesOf` returns, by group. */
-export function serveCli(transport: Transport, nodesOf: (groupId: string) => readonly RaftNode[]): void {
+export interface LocalGroups {
+  nodesOf(groupId: string): readonly RaftNode[];
+  /** A node of the group is starting here (loading its log): ask to retry rather than refuse. */
+  isStarting(groupId: string): boolean;
+}
+
+/** Serves CLI requests on `transport` for the local nodes, by group. */
+export function serveCli(transport: Transport, groups: LocalGroups): void {
   transport.handle(CLI_SERVICE, async (payload) => {
     const request = decodeCliRequest(payload);
-    const node = chooseNode(request, nodesOf(request.groupId));
+    const node = chooseNode(request, groups.nodesOf(request.groupId), groups.isStarting(request.groupId));
     return answer(node, request);
   });
 }
 
-function chooseNode(request: CliRequest, nodes: readonly RaftNode[]): RaftNode {
+function chooseNode(request: CliRequest, nodes: readonly RaftNode[], starting: boolean): RaftNode {
+  if (nodes.length === 0 && starting) throw new RaftError("EAGAIN", `the peer of group "${request.groupId}" in this process is starting (loading its log); retry shortly`);
   if (nodes.length === 0) throw new RaftError("EINVAL", `group "${request.groupId}" has no peer in this process; check the group id and the server list`);
   if (request.peerId !== undefined) {
     const named = nodes.find((node) => node.serverId === request.peerId);

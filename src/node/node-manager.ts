@@ -22,16 +22,47 @@ export class NodeManager {
   /** Nodes by group over every transport, for routeUnreachable (which is not told the transport). */
   private readonly byGroup = new Map<string, Set<RaftNode>>();
 
+  /** Groups whose node is opening its storage on each transport: the CLI service asks to retry rather than refuse. */
+  private readonly startingByTransport = new WeakMap<Transport, Map<string, number>>();
+
+  /**
+   * A node of `groupId` starts on `transport` (RaftNode.start, before it opens its storage):
+   * the CLI service is installed at once, and answers EAGAIN for the group until the node
+   * joins or fails to start. Returns the function to call then.
+   */
+  starting(groupId: string, transport: Transport): () => void {
+    this.groupsOn(transport);
+    const starting = this.startingByTransport.get(transport)!;
+    starting.set(groupId, (starting.get(groupId) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const count = (starting.get(groupId) ?? 1) - 1;
+      if (count > 0) starting.set(groupId, count);
+      else starting.delete(groupId);
+    };
+  }
+
   /** Registers a node that joined its group on `transport`; installs the CLI service on a transport seen for the first time. */
   add(node: RaftNode, transport: Transport): void {
+    addTo(this.groupsOn(transport), node);
+    addTo(this.byGroup, node);
+  }
+
+  private groupsOn(transport: Transport): Map<string, Set<RaftNode>> {
     let groups = this.byTransport.get(transport);
     if (groups === undefined) {
       const created = new Map<string, Set<RaftNode>>();
-      serveCli(transport, (groupId) => [...(created.get(groupId) ?? [])]);
+      const starting = new Map<string, number>();
+      serveCli(transport, {
+        nodesOf: (groupId) => [...(created.get(groupId) ?? [])],
+        isStarting: (groupId) => starting.has(groupId),
+      });
       this.byTransport.set(transport, (groups = created));
+      this.startingByTransport.set(transport, starting);
     }
-    addTo(groups, node);
-    addTo(this.byGroup, node);
+    return groups;
   }
 
   /** Forgets a node that left its group (shut down or halted). */

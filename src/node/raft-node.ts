@@ -51,15 +51,21 @@ export class RaftNode {
   static async start(options: NodeOptions): Promise<RaftNode> {
     const resolved = resolveNodeOptions(options);
     const logger = prefixedLogger(resolved.logger, `[tsraft ${resolved.groupId}/${resolved.serverId}]`);
-    const storage = await openNodeStorage(resolved.dataDir, resolved.initialServerList, resolved.sync, logger);
-    const node = new RaftNode(resolved, storage, logger);
+    // Peers and tools may ask this process about the group while its log loads: they hear "retry".
+    const started = nodeManager.starting(resolved.groupId, resolved.transport);
     try {
-      await node.boot();
-    } catch (error) {
-      await storage.durableLog.log.close();
-      throw error;
+      const storage = await openNodeStorage(resolved.dataDir, resolved.initialServerList, resolved.sync, logger);
+      const node = new RaftNode(resolved, storage, logger);
+      try {
+        await node.boot();
+      } catch (error) {
+        await storage.durableLog.log.close();
+        throw error;
+      }
+      return node;
+    } finally {
+      started();
     }
-    return node;
   }
 
   private readonly core: RaftCore;
