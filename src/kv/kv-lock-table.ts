@@ -5,7 +5,7 @@
  * (expiresAtMs <= now) is free; its record goes when next touched.
  */
 import type { LockState, WriteResult } from "./commands.js";
-import { newKeyTree, ownedBytes, type KeyTree } from "./kv-key-tree.js";
+import { KeyTree } from "./kv-key-tree.js";
 import { errorResult } from "./kv-results.js";
 
 export interface LockRecord {
@@ -18,7 +18,7 @@ const FREE: LockState = Object.freeze({ acquired: false, owner: "", token: 0, ex
 
 export class LockTable {
   constructor(
-    private readonly locks: KeyTree<LockRecord> = newKeyTree(),
+    private readonly locks: KeyTree<LockRecord> = new KeyTree(),
     /** The last fencing token handed out; tokens grow with every acquisition of any lock. */
     private fencingCounter = 0,
   ) {}
@@ -78,7 +78,7 @@ export class LockTable {
   }
 
   private hold(key: Uint8Array, record: LockRecord): WriteResult {
-    this.locks.set(ownedBytes(key), record);
+    this.locks.set(key, record);
     return lockResult(true, record);
   }
 }

@@ -19,7 +19,7 @@ import type { SnapshotReader } from "../storage/snapshot-reader.js";
 import { BinaryReader } from "../transport/binary.js";
 import { MAX_KEY_BYTES, MAX_LOCK_OWNER_BYTES, MAX_VALUE_BYTES, type WriteResult } from "./commands.js";
 import { readWriteResult, writeWriteResult } from "./kv-result-codec.js";
-import { compareKeys, newKeyTree, ownedBytes } from "./kv-key-tree.js";
+import { compareKeys, KeyTree, ownedBytes } from "./kv-key-tree.js";
 import type { LockRecord } from "./kv-lock-table.js";
 import { KvStore } from "./kv-store.js";
 import { MAX_CLIENT_ID_BYTES } from "./kv-validation.js";
@@ -120,9 +120,9 @@ export async function readKvSnapshot(reader: SnapshotReader, sessionOptions: Ses
 class ContentsBuilder {
   private previousTag = 0;
   private header: { timeMs: number; fencingCounter: number } | null = null;
-  private readonly data = newKeyTree<Buffer>();
-  private readonly sequences = newKeyTree<number>();
-  private readonly locks = newKeyTree<LockRecord>();
+  private readonly data = new KeyTree<Buffer>();
+  private readonly sequences = new KeyTree<number>();
+  private readonly locks = new KeyTree<LockRecord>();
   private readonly sessions: ClientSessions;
   private session: { clientId: string; lastWriteMs: number; forgottenBelowSeq: number; results: [number, WriteResult][]; expected: number } | null = null;
   private sessionCount = 0;

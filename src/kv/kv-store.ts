@@ -9,7 +9,7 @@
  * it. Results and events hold the store's own buffers: never modify them.
  */
 import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WatchEvent, type WriteOp, type WriteResult } from "./commands.js";
-import { compareKeys, newKeyTree, ownedBytes, type KeyTree } from "./kv-key-tree.js";
+import { compareKeys, KeyTree, ownedBytes } from "./kv-key-tree.js";
 import { LockTable, type LockRecord } from "./kv-lock-table.js";
 import { OK_RESULT, errorResult } from "./kv-results.js";
 
@@ -40,8 +40,8 @@ export class KvStore {
 
   /** Takes ownership of `contents` (from a snapshot); empty by default. */
   constructor(contents?: KvStoreContents) {
-    this.data = contents?.data ?? newKeyTree();
-    this.sequences = contents?.sequences ?? newKeyTree();
+    this.data = contents?.data ?? new KeyTree();
+    this.sequences = contents?.sequences ?? new KeyTree();
     this.locks = new LockTable(contents?.locks, contents?.fencingCounter);
   }
 
@@ -174,10 +174,7 @@ export class KvStore {
   private deleteRange(start: Uint8Array, end: Uint8Array): WriteOutcome {
     const events: KvChangeEvent[] = [];
     if (compareKeys(start, end) < 0) {
-      this.data.editRange(start, end, false, (key) => {
-        events.push({ type: "delete", key, value: null });
-        return { delete: true };
-      });
+      for (const key of this.data.deleteRange(start, end)) events.push({ type: "delete", key, value: null });
     }
     return { result: { type: "count", value: events.length }, events };
   }
@@ -190,7 +187,7 @@ export class KvStore {
     if (end > Number.MAX_SAFE_INTEGER) {
       return errorResult("EINVAL", `getSequence: reserving ${step} from ${start} would pass 2^53 - 1 (Number.MAX_SAFE_INTEGER); resetSequence starts it over at 0`);
     }
-    this.sequences.set(ownedBytes(key), end);
+    this.sequences.set(key, end);
     return { type: "sequence", start, end };
   }
 
@@ -208,7 +205,7 @@ export class KvStore {
   private scanDown(start: Uint8Array, end: Uint8Array | null, limit: number, keysOnly: boolean): KvEntry[] {
     const entries: KvEntry[] = [];
     if (end !== null && compareKeys(start, end) >= 0) return entries;
-    const pairs = end === null ? this.data.entriesReversed() : this.data.entriesReversed(end, undefined, true);
+    const pairs = this.data.entriesBelow(end ?? undefined);
     for (const [key, value] of pairs) {
       if (entries.length >= limit || compareKeys(key, start) < 0) break;
       entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
