@@ -37,7 +37,10 @@ export async function openNodeStorage(dataDir: string, initialServerList: readon
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const meta = await MetaStore.open(join(dataDir, "meta"));
   const snapshots = await SnapshotStore.open(join(dataDir, "snapshot"));
-  const log = await SegmentLog.open(join(dataDir, "log"), { logger, fsyncMode: sync ? "inline" : "none" });
+  // Off the event loop: a node keeps taking acknowledgements and requests while its own flush runs.
+  // Side by side in npm run bench (three servers, one disk), put with 1 in flight went from a p50 of
+  // 1.9-2.7 ms inline to 1.3-2.0 ms, and with 16 in flight from 3,800-4,000 to 4,500-5,000 ops/s.
+  const log = await SegmentLog.open(join(dataDir, "log"), { logger, fsyncMode: sync ? "thread-pool" : "none" });
   try {
     const latestSnapshot = await snapshots.latest();
     const durableLog = new DurableLog(log);
