@@ -51,6 +51,8 @@ export class SnapshotExecutor {
     const saving = this.save().then(
       (meta) => {
         this.saving = null;
+        // Entries applied during the save triggered nothing (one save at a time): check the margin again.
+        this.maybeSaveByMargin(this.host.fsm.appliedIndex);
         return meta;
       },
       (error: unknown) => {
