@@ -164,7 +164,7 @@ export class RaftCore {
    * The runtime saw a peer process go down or come back. A quiesced leader
    * resumes heartbeats (and check-quorum); a quiesced follower resumes its
    * election timer, and when `leaderSuspected` (the leader's process is down)
-   * campaigns within half an election timeout.
+   * campaigns within one election timeout rather than two.
    */
   wake(leaderSuspected: boolean): void {
     if (this.leadership) {
@@ -177,10 +177,10 @@ export class RaftCore {
       this.electionElapsed = 0;
       return;
     }
-    // The watch already waited out half an election timeout: campaign within the next half,
-    // at a random tick so that the woken followers rarely split the vote.
-    const spreadTicks = Math.max(1, Math.floor(this.options.electionTicks / 2));
-    this.electionElapsed = this.randomizedElectionTicks - 1 - this.random.nextInt(spreadTicks);
+    // The watch already waited out half an election timeout: campaign within one more, at a
+    // random tick, as spread as an ordinary election so that the woken followers rarely split
+    // the vote (a split costs a whole randomized timeout more).
+    this.electionElapsed = this.randomizedElectionTicks - 1 - this.random.nextInt(this.options.electionTicks);
   }
 
   step(m: Message): void {

@@ -105,11 +105,18 @@ export class NodeCluster {
     readonly transportKind: TransportKind,
   ) {}
 
-  static async create(size: number, options: Partial<NodeOptions> = {}, basePort = 7001, transportKind: TransportKind = "memory"): Promise<NodeCluster> {
+  /** `memberOptions` adds options of one member (by its position) to the common ones. */
+  static async create(
+    size: number,
+    options: Partial<NodeOptions> = {},
+    basePort = 7001,
+    transportKind: TransportKind = "memory",
+    memberOptions: (position: number) => Partial<NodeOptions> = () => ({}),
+  ): Promise<NodeCluster> {
     const root = await mkdtemp(join(tmpdir(), "tsraft-node-"));
     const ids = Array.from({ length: size }, (_, i) => `127.0.0.1:${basePort + i}`);
     const cluster = new NodeCluster(root, ids, options, transportKind);
-    for (const id of ids) await cluster.start(id, { initial: true });
+    for (const [position, id] of ids.entries()) await cluster.start(id, { initial: true, options: memberOptions(position) });
     return cluster;
   }
 
