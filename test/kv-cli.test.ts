@@ -123,6 +123,20 @@ test("tsraft serve ×3 (one from YAML) and tsraft kv with --json; --join then ad
     const badCas = await kv("cas", "k", "v");
     assert.equal(badCas.status, 2);
     assert.equal(badCas.stderr, "tsraft kv cas: EINVAL: give exactly one of --expect <value> and --absent\n");
+    // Values past the 128 KiB a command-line argument may hold come from a file.
+    const bigValueFile = join(base, "big-value");
+    await writeFile(bigValueFile, "v".repeat(300_000));
+    assert.deepEqual(json(await kv("put", "big", "--value-file", bigValueFile, "--json")), { key: "big", ok: true });
+    assert.equal((json(await kv("get", "big", "--json")) as { value: string }).value.length, 300_000);
+    const both = await kv("put", "big", "x", "--value-file", bigValueFile);
+    assert.equal(both.status, 2);
+    assert.match(both.stderr, /give the value either as an argument or with --value-file/);
+    const tooBigFile = join(base, "too-big-value");
+    await writeFile(tooBigFile, Buffer.alloc(1024 * 1024 + 1, 120));
+    const tooBig = await kv("put", "big", "--value-file", tooBigFile);
+    assert.equal(tooBig.status, 2);
+    assert.match(tooBig.stderr, /above MAX_VALUE_BYTES 1048576/);
+    assert.deepEqual(json(await kv("del", "big", "--json")), { key: "big", deleted: true }); // out of the scans below
     const bigKey = await kv("put", "k".repeat(20_000), "v");
     assert.equal(bigKey.status, 2);
     assert.match(bigKey.stderr, /^tsraft kv put: EINVAL: put: key of 20000 bytes is above MAX_KEY_BYTES 16384\n$/);

@@ -8,12 +8,13 @@
  * is a result, not a failure), 1 the operation failed (stderr says why),
  * 2 bad usage.
  */
+import { createReadStream } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { flagParser } from "./flag-parser.js";
 import { parsePeerList } from "../cli/peer-list.js";
 import { RaftError } from "../errors.js";
 import { textOrNull } from "../kv/bytes.js";
-import type { Consistency, KvEntry, LockState, WatchEvent } from "../kv/commands.js";
+import { MAX_VALUE_BYTES, type Consistency, type KvEntry, type LockState, type WatchEvent } from "../kv/commands.js";
 import { KvClient } from "../kv/kv-client.js";
 import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
@@ -62,11 +63,12 @@ const OPERATIONS: readonly Operation[] = [
     },
   },
   {
-    usage: "put <key> <value>",
-    description: "set a key's value",
+    usage: "put <key> [value]",
+    description: "set a key's value (or the bytes of --value-file, - for standard input)",
+    options: [new Option("--value-file <path>", "take the value from this file's bytes (- for standard input); command-line arguments are limited to 128 KiB")],
     example: "tsraft kv put greeting hello --endpoints $E",
-    run: async (kv, [key, value], _flags, print) => {
-      await kv.put(key!, value!);
+    run: async (kv, [key, value], flags, print) => {
+      await kv.put(key!, await valueOf(value, flags.valueFile as string | undefined));
       print({ text: "OK", json: { key, ok: true } });
     },
   },
@@ -230,6 +232,28 @@ async function run(operation: Operation, args: string[], flags: KvFlags): Promis
   } finally {
     await kv?.close();
   }
+}
+
+/** The value argument, or the bytes of --value-file (at most MAX_VALUE_BYTES, read no further). */
+async function valueOf(argument: string | undefined, valueFile: string | undefined): Promise<string | Buffer> {
+  if ((argument === undefined) === (valueFile === undefined)) throw new RaftError("EINVAL", "give the value either as an argument or with --value-file <path> (- for standard input), not both");
+  if (argument !== undefined) return argument;
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const source = valueFile === "-" ? process.stdin : createReadStream(valueFile!);
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > MAX_VALUE_BYTES) throw new RaftError("EINVAL", `the value of --value-file ${valueFile} is above MAX_VALUE_BYTES ${MAX_VALUE_BYTES}`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof RaftError) throw error;
+    throw new RaftError("EINVAL", `cannot read --value-file ${valueFile}: ${(error as Error).message}`);
+  } finally {
+    if (valueFile !== "-") (source as ReturnType<typeof createReadStream>).destroy();
+  }
+  return Buffer.concat(chunks, bytes);
 }
 
 function readOptions(flags: KvFlags): { consistency: Consistency } {
