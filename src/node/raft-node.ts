@@ -189,9 +189,22 @@ export class RaftNode {
       confChanges,
       active: () => this.life.active(),
       send: (messages) => this.sendAll(messages),
-      onSoftState: (softState) => this.roles.onSoftState(softState, this.core.currentTerm),
+      onSoftState: (softState) => {
+        if (softState.role !== "leader") this.answerTasksIfRemoved();
+        this.roles.onSoftState(softState, this.core.currentTerm);
+      },
       halt: (error) => this.life.halt(error),
     });
+  }
+
+  /**
+   * A leader removed from the group steps down with its proposals past the commit index
+   * unanswered; no leader replicates to it any more, so it would never learn their fate.
+   * Answer them now (outcome unknown) rather than at requestTimeoutMs: the proposer retries elsewhere.
+   */
+  private answerTasksIfRemoved(): void {
+    if (this.requests.tasks.size === 0 || this.core.members().includes(this.options.serverId)) return;
+    this.requests.tasks.failAfter(this.core.committed, new RaftError("ESTEPPEDDOWN", `${this.options.serverId} was removed from group "${this.options.groupId}" while leading; the task may or may not have been applied, ask the new leader`));
   }
 
   private async boot(): Promise<void> {
@@ -398,12 +411,6 @@ export class RaftNode {
     if (this.life.stage === "error") this.life.giveUpLeadership();
     const nowMs = Date.now();
     this.requests.expire(nowMs);
-    // A leader removed from the group steps down with its proposals past the commit index
-    // unanswered; no leader replicates to it any more, so it would never learn their fate.
-    // Answer now (outcome unknown) rather than at requestTimeoutMs: the proposer retries elsewhere.
-    if (this.requests.tasks.size > 0 && this.core.role !== "leader" && !this.core.members().includes(this.options.serverId)) {
-      this.requests.tasks.failAfter(this.core.committed, new RaftError("ESTEPPEDDOWN", `${this.options.serverId} was removed from group "${this.options.groupId}" while leading; the task may or may not have been applied, ask the new leader`));
-    }
     for (const peer of this.stallWatch.stalled(this.core.pendingSnapshots(), nowMs)) {
       this.logger.warn(`${peer} fetched nothing of the snapshot sent to it for ${this.options.installSnapshotStallMs} ms (installSnapshotStallMs); offering it a snapshot again`);
       this.core.reportSnapshot(peer, false);
