@@ -14,6 +14,7 @@ import { test } from "node:test";
 import { callCounter } from "../src/examples/counter/counter-client-api.js";
 import { RaftError } from "../src/errors.js";
 import { freePorts } from "./support/kv-cluster.js";
+import { waitFor } from "./support/node-cluster.js";
 
 const SERVER = fileURLToPath(new URL("../src/examples/counter/counter-server.js", import.meta.url));
 const CLIENT = fileURLToPath(new URL("../src/examples/counter/counter-client.js", import.meta.url));
@@ -65,12 +66,28 @@ function leaderOf(servers: readonly Server[]): Server | undefined {
   return leader;
 }
 
-test("the counter example: three processes, a leader killed with SIGKILL, restarted, caught up", { timeout: 30_000 }, async () => {
+/**
+ * Three counter servers on free ports with data in a temp folder, given to `run`
+ * (which may replace servers in the array); their output is printed when it
+ * fails, and all are killed and the folder removed afterwards.
+ */
+async function withCounterCluster(run: (ids: string[], servers: Server[]) => Promise<void>): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), "tsraft-counter-"));
   const ids = (await freePorts(3)).map((port) => `127.0.0.1:${port}`);
-  let servers: Server[] = [];
+  const servers = ids.map((id, i) => startServer({ id, dataDir: join(base, `replica-${i}`) }, ids));
   try {
-    servers = ids.map((id, i) => startServer({ id, dataDir: join(base, `replica-${i}`) }, ids));
+    await run(ids, servers);
+  } catch (error) {
+    for (const server of servers) console.error(`--- ${server.id}\n${server.output}`);
+    throw error;
+  } finally {
+    await Promise.all(servers.map((server) => stopServer(server, "SIGKILL")));
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+test("the counter example: three processes, a leader killed with SIGKILL, restarted, caught up", { timeout: 30_000 }, async () => {
+  await withCounterCluster(async (ids, servers) => {
     // The first call waits out the processes' start and the first election.
     assert.equal(await callCounter(ids, { op: "get" }, { attempts: 30 }), 0);
     let expected = 0;
@@ -100,21 +117,11 @@ test("the counter example: three processes, a leader killed with SIGKILL, restar
     for (const server of servers) assert.equal(await stopServer(server, "SIGTERM"), 0, `${server.id} shuts down cleanly:\n${server.output}`);
     assert.match(restarted.output, /copied the snapshot at index \d+/, "the restarted replica installed the leader's snapshot");
     assert.match(restarted.output, /SIGTERM: shutting down[\s\S]*stopped/);
-  } catch (error) {
-    for (const server of servers) console.error(`--- ${server.id}\n${server.output}`);
-    throw error;
-  } finally {
-    await Promise.all(servers.map((server) => stopServer(server, "SIGKILL")));
-    await rm(base, { recursive: true, force: true });
-  }
+  });
 });
 
 test("SIGKILL of the leader while writes are in flight loses no acknowledged write", { timeout: 30_000 }, async (t) => {
-  const base = await mkdtemp(join(tmpdir(), "tsraft-counter-"));
-  const ids = (await freePorts(3)).map((port) => `127.0.0.1:${port}`);
-  let servers: Server[] = [];
-  try {
-    servers = ids.map((id, i) => startServer({ id, dataDir: join(base, `replica-${i}`) }, ids));
+  await withCounterCluster(async (ids, servers) => {
     assert.equal(await callCounter(ids, { op: "get" }, { attempts: 30 }), 0);
     // One attempt per call: a call that fails may or may not have applied, so it is counted
     // apart; a retry could apply twice (the counter keeps no client sessions).
@@ -139,13 +146,13 @@ test("SIGKILL of the leader while writes are in flight loses no acknowledged wri
       }
     };
     const writers = Array.from({ length: 8 }, () => writer());
-    await waitUntil(() => outcome.acked >= 50, 10_000, "50 acknowledged writes before the kill");
+    await waitFor(() => outcome.acked >= 50, 10_000, "50 acknowledged writes before the kill");
     const victim = leaderOf(servers);
     assert.ok(victim !== undefined, "a leader announced itself");
     const inFlightAtKill = outcome.inFlight;
     await stopServer(victim, "SIGKILL");
     const ackedAtKill = outcome.acked;
-    await waitUntil(() => outcome.acked >= ackedAtKill + 50, 10_000, "50 more acknowledged writes after the kill");
+    await waitFor(() => outcome.acked >= ackedAtKill + 50, 10_000, "50 more acknowledged writes after the kill");
     writing = false;
     await Promise.all(writers);
 
@@ -157,22 +164,8 @@ test("SIGKILL of the leader while writes are in flight loses no acknowledged wri
     assert.ok(inFlightAtKill > 0, "writes were in flight when the leader was killed");
     assert.ok(final >= outcome.acked && final >= outcome.highestAcked, `every acknowledged write is there: ${JSON.stringify(outcome)}, final ${final}`);
     assert.ok(final <= outcome.acked + outcome.failed, `nothing applied that was never sent: ${JSON.stringify(outcome)}, final ${final}`);
-  } catch (error) {
-    for (const server of servers) console.error(`--- ${server.id}\n${server.output}`);
-    throw error;
-  } finally {
-    await Promise.all(servers.map((server) => stopServer(server, "SIGKILL")));
-    await rm(base, { recursive: true, force: true });
-  }
+  });
 });
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 test("the counter's commands reject bad flags with a clear error and exit code 1", () => {
   const run = (script: string, args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: "utf8", timeout: 10_000 });

@@ -3,8 +3,8 @@
  * sorted-btree's B+ tree. Inside, a key is held as a latin1 string (one char
  * per byte): JavaScript orders such strings exactly as the bytes, the engine
  * compares them natively, and a string is owned by the tree without a copy of
- * the caller's buffer. Measured with 100,000 keys of 16 bytes, sets run 2.4x
- * faster than with a byte comparator.
+ * the caller's buffer. With a byte comparator instead, the tree's sets were
+ * the largest share of applying a put in the servers' CPU profiles.
  */
 import sortedBtree from "sorted-btree";
 

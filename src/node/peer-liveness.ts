@@ -66,9 +66,8 @@ export class PeerLiveness {
   }
 
   onChange(listener: LivenessListener): () => void {
-    const own = (address: string, event: LivenessEvent): void => listener(address, event);
-    this.listeners.add(own);
-    return () => this.listeners.delete(own);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   isAlive(address: string): boolean {
