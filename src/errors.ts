@@ -15,6 +15,7 @@ export const RAFT_ERROR_CODES = [
   "ECORRUPT", // data on disk or on the wire is damaged
   "ESHUTDOWN", // the node is stopping or stopped
   "ECOMPACTED", // what was asked for is no longer kept (an old watch index, a forgotten session result)
+  "EAUTH", // the peer did not authenticate: wrong or missing cluster secret, or a certificate the cluster CA did not sign
 ] as const;
 
 export type RaftErrorCode = (typeof RAFT_ERROR_CODES)[number];

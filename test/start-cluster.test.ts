@@ -4,11 +4,12 @@
  * commands, status lines follow, and SIGINT stops everything cleanly. It runs
  * in a temp working directory (so ./data is not the repository's) and on free
  * ports (--ports) rather than 8181-8183, which a developer's cluster may hold.
+ * The cluster secret it makes is private to its owner, as the data folder is.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -41,6 +42,7 @@ test("npm start: three servers, a leader reported with a status line, a clean st
     assert.ok(output.includes(`endpoints: ${endpoints}`), output);
     assert.match(output, /npx tsraft kv put greeting hello --endpoints \$E/);
     assert.match(output, /npx tsraft admin get-configuration --group kv --conf \$E/);
+    assert.ok(output.includes(`export TSRAFT_CLUSTER_SECRET_FILE=${join(cwd, "data", "cluster.secret")}`), output);
 
     child.kill("SIGINT");
     const [code] = (await closed) as [number | null];
@@ -49,7 +51,9 @@ test("npm start: three servers, a leader reported with a status line, a clean st
     assert.equal(output.match(/SIGTERM: shutting down/g)?.length, 3, output);
     assert.equal(output.match(/\] stopped\n/g)?.length, 3, output);
     assert.match(output, /stopped\.\n$/);
-    assert.deepEqual((await readdir(join(cwd, "data"))).sort(), ports.map(String).sort(), "data under ./data/<port> of the working directory");
+    assert.deepEqual((await readdir(join(cwd, "data"))).sort(), [...ports.map(String), "cluster.secret"].sort(), "data under ./data/<port> of the working directory");
+    assert.equal((await stat(join(cwd, "data"))).mode & 0o777, 0o700, "the data folder is its owner's only");
+    assert.equal((await stat(join(cwd, "data", "cluster.secret"))).mode & 0o777, 0o600, "the secret is its owner's only");
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
     await rm(cwd, { recursive: true, force: true });

@@ -3,7 +3,8 @@
  * CliService operation from the command line, against a running cluster.
  * Readable output by default, one JSON object with --json. Exit codes: 0 done,
  * 1 the operation failed (unreachable cluster, no quorum, a catch-up that
- * failed, ...), 2 bad usage (a bad peer id, a missing option).
+ * failed, refused credentials, ...), 2 bad usage (a bad peer id, a missing
+ * option, a credential file that is missing or open to other users).
  */
 import { Command, Option } from "commander";
 import { flagParser } from "./flag-parser.js";
@@ -14,17 +15,17 @@ import { RaftError } from "../errors.js";
 import { parsePeerId } from "../transport/peer-address.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
-import { DEFAULT_CLUSTER_NAME } from "../kv/kv-service.js";
+import { clientConnection, connectionOptions, type ClientConnection, type ConnectionFlags } from "./client-connection.js";
 
 const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-interface AdminFlags {
+interface AdminFlags extends ConnectionFlags {
   group?: string;
   groups?: string[];
   conf: PeerList;
   timeoutMs: number;
-  clusterName: string;
   json?: boolean;
   peer?: NodeId;
   peers?: NodeId[];
@@ -174,8 +175,8 @@ export function addAdminCommand(program: Command): void {
     command
       .requiredOption("--conf <list>", `peers of the group to ask, comma-separated host:port[:idx[:priority]], learners with ${LEARNER_SUFFIX}`, flagParser((text) => parsePeerList(text, { what: "the list" })))
       .option("--timeout-ms <ms>", "give up after this long, redirects and retries included", flagParser(timeoutFlag), DEFAULT_TIMEOUT_MS)
-      .option("--cluster-name <name>", "the servers' clusterName (the transport refuses another)", flagParser(clusterNameFlag), DEFAULT_CLUSTER_NAME)
       .option("--json", "print one JSON object instead of text");
+    for (const option of connectionOptions()) command.addOption(option);
     for (const option of operation.options ?? []) command.addOption(option);
     command.action((flags: AdminFlags) => run(operation, flags));
   }
@@ -183,9 +184,17 @@ export function addAdminCommand(program: Command): void {
 
 async function run(operation: Operation, flags: AdminFlags): Promise<void> {
   const group = flags.group ?? (flags.groups ?? []).join(",");
+  let connection: ClientConnection;
+  try {
+    connection = await clientConnection(flags);
+  } catch (error) {
+    process.stderr.write(`tsraft admin ${operation.name}: ${error instanceof RaftError ? plainMessage(error) : String(error)}\n`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
   let transport: TcpTransport | null = null;
   try {
-    transport = await TcpTransport.start({ clusterName: flags.clusterName, defaultRequestTimeoutMs: flags.timeoutMs });
+    transport = await TcpTransport.start({ ...connection, defaultRequestTimeoutMs: flags.timeoutMs });
     const outcome = await operation.run(new CliService(transport, { timeoutMs: flags.timeoutMs }), { ...flags, group });
     const scope = operation.manyGroups ? { groups: flags.groups } : { group };
     process.stdout.write(`${flags.json ? JSON.stringify({ ...scope, ...outcome.json }) : outcome.text}\n`);
@@ -218,11 +227,6 @@ function timeoutFlag(text: string): number {
 
 function groupFlag(text: string): string {
   validateName(text, "a group id");
-  return text;
-}
-
-function clusterNameFlag(text: string): string {
-  validateName(text, "--cluster-name");
   return text;
 }
 

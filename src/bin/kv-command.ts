@@ -10,23 +10,23 @@
  */
 import { createReadStream } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { clientConnection, connectionOptions, type ConnectionFlags } from "./client-connection.js";
 import { flagParser } from "./flag-parser.js";
 import { parsePeerList } from "../cli/peer-list.js";
 import { RaftError } from "../errors.js";
 import { textOrNull } from "../kv/bytes.js";
 import { MAX_VALUE_BYTES, type Consistency, type KvEntry, type LockState, type WatchEvent } from "../kv/commands.js";
 import { KvClient } from "../kv/kv-client.js";
-import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
+import { DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const DEFAULT_TIMEOUT_MS = 5000;
 
-interface KvFlags {
+interface KvFlags extends ConnectionFlags {
   endpoints: string;
   group: string;
-  clusterName: string;
   timeoutMs: number;
   json?: boolean;
   consistency?: Consistency;
@@ -202,9 +202,9 @@ export function addKvCommand(program: Command): void {
       .description(operation.description)
       .requiredOption("--endpoints <list>", "servers of the cluster to start from, comma-separated host:port", flagParser((text) => (parsePeerList(text, { what: "--endpoints" }), text)))
       .option("--group <id>", "the KV group id", flagParser(nameFlag("a group id")), DEFAULT_KV_GROUP_ID)
-      .option("--cluster-name <name>", "the servers' clusterName", flagParser(nameFlag("--cluster-name")), DEFAULT_CLUSTER_NAME)
       .option("--timeout-ms <ms>", "give up after this long, redirects and retries included", integerFlag(1), DEFAULT_TIMEOUT_MS)
       .option("--json", "print JSON: one object per result (per event for watch)");
+    for (const option of connectionOptions()) command.addOption(option);
     if (operation.reads) {
       command.addOption(new Option("--consistency <level>", "linearizable (ReadIndex on the leader), lease, or stale (any server, may be behind)").choices(["linearizable", "lease", "stale"]).default("linearizable"));
     }
@@ -221,7 +221,8 @@ async function run(operation: Operation, args: string[], flags: KvFlags): Promis
   let kv: KvClient | null = null;
   const print: Print = (outcome) => void process.stdout.write(`${flags.json ? JSON.stringify(outcome.json) : outcome.text}\n`);
   try {
-    kv = new KvClient({ endpoints: flags.endpoints, groupId: flags.group, clusterName: flags.clusterName, timeoutMs: flags.timeoutMs });
+    const connection = await clientConnection(flags);
+    kv = new KvClient({ endpoints: flags.endpoints, groupId: flags.group, timeoutMs: flags.timeoutMs, ...connection });
     await operation.run(kv, args, flags, print);
   } catch (error) {
     const [code, message] = error instanceof RaftError ? [error.code, plainMessage(error)] : ["EUNEXPECTED", `unexpected failure: ${String(error)}`];

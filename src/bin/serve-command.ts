@@ -15,17 +15,19 @@ import { Command, Option } from "commander";
 import { RaftError } from "../errors.js";
 import { startKvProcess, type KvProcess } from "../kv/kv-process.js";
 import { plainMessage } from "../transport/protocol.js";
+import { credentialOptions, credentialsFromEnv, loadCredentials, type Credentials } from "./credentials.js";
 import { mergeServeSettings, readServeConfig, SERVE_SETTINGS, type ServeSettings } from "./serve-config.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
 export function addServeCommand(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description("run a KV server: a Raft node of the KV group with the KV, CLI and snapshot services on one TCP port")
     .option("--data <dir>", "folder of this server's log and snapshots (one per server)")
     .option("--server-address <host:port>", "where this server listens: its peer id (host:port[:idx[:priority]])")
+    .option("--listen <host:port>", "bind here instead of the server address, when peers reach this server through a proxy or NAT")
     .option("--initial-server-list <list>", "the founding voters, comma-separated, this server included; used on the first boot of an empty --data only")
     .option("--join", "start empty and wait to be added by the cluster's leader (tsraft admin add-peer); never founds a cluster")
     .option("--group <id>", `the KV group id (default: "kv")`)
@@ -35,7 +37,9 @@ export function addServeCommand(program: Command): void {
     .option("--snapshot-log-index-margin <entries>", "also save one once this many entries were applied since the last; 0: off (default: 0)")
     .addOption(new Option("--sync", "fdatasync every log write (the default)"))
     .addOption(new Option("--no-sync", "do not fdatasync: faster, but a crash may lose acknowledged writes (tests and demos only)"))
-    .option("--config <file>", "a YAML file of these settings, keyed by the flag names (server-address: ...); flags given here win")
+    .option("--config <file>", "a YAML file of these settings, keyed by the flag names (server-address: ...); flags given here win");
+  for (const option of credentialOptions()) command.addOption(option);
+  command
     .addHelpText(
       "after",
       [
@@ -44,6 +48,10 @@ export function addServeCommand(program: Command): void {
         "  tsraft serve --data ./data/8181 --server-address 127.0.0.1:8181 --initial-server-list 127.0.0.1:8181,127.0.0.1:8182,127.0.0.1:8183",
         "  tsraft serve --data ./data/8184 --server-address 127.0.0.1:8184 --join",
         "  tsraft serve --config ./server.yaml",
+        "  tsraft serve --config ./server.yaml --cluster-secret-file ./cluster.secret   # peers and clients must hold the same secret",
+        "",
+        "Credentials: a flag wins over its environment variable (TSRAFT_CLUSTER_SECRET_FILE, TSRAFT_CLUSTER_SECRET,",
+        "TSRAFT_TLS_CERT, TSRAFT_TLS_KEY, TSRAFT_TLS_CA), which wins over the config file.",
       ].join("\n"),
     )
     .action((flags: Record<string, string | boolean | undefined>, self: Command) => serve(flags, self));
@@ -51,8 +59,10 @@ export function addServeCommand(program: Command): void {
 
 async function serve(flags: Record<string, string | boolean | undefined>, command: Command): Promise<void> {
   let settings: ServeSettings;
+  let credentials: Credentials;
   try {
     settings = await settingsOf(flags, command);
+    credentials = await loadCredentials(settings);
     if (settings.initialServerList.length === 0 && !settings.join && (await isEmptyFolder(settings.data))) {
       throw new RaftError("EINVAL", `${settings.data} holds no data yet: give --initial-server-list to found a cluster, or --join to wait to be added to a running one`);
     }
@@ -68,6 +78,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
   try {
     server = await startKvProcess({
       serverId: settings.serverAddress,
+      ...(settings.listen !== undefined ? { listenAddress: settings.listen } : {}),
       dataDir: settings.data,
       groupId: settings.group,
       clusterName: settings.clusterName,
@@ -76,6 +87,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
       snapshotIntervalSecs: settings.snapshotIntervalSecs,
       snapshotLogIndexMargin: settings.snapshotLogIndexMargin,
       sync: settings.sync,
+      ...credentials,
       info,
       warn,
     });
@@ -86,6 +98,9 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
   }
   const members = server.node.listPeers();
   info(`${prefix} ready: serving KV group "${settings.group}" of cluster "${settings.clusterName}" on ${settings.serverAddress}, data in ${settings.data}`);
+  if (credentials.clusterSecret === undefined && credentials.tls === undefined) {
+    warn(`${prefix} no authentication: any process that reaches ${settings.serverAddress} may vote, append and call the services; give --cluster-secret-file or --tls-cert/--tls-key/--tls-ca (see tsraft serve --help)`);
+  }
   if (members.includes(settings.serverAddress)) {
     info(`${prefix} voters: ${members.join(",")}`);
   } else {
@@ -94,7 +109,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
   stopOnSignals(server, prefix, info, warn);
 }
 
-/** Flags given on the command line override the config file; commander's own defaults are not used, so the two can be told apart. */
+/** Flags given on the command line override the environment's credentials, which override the config file; commander's own defaults are not used, so flags and file can be told apart. */
 async function settingsOf(flags: Record<string, string | boolean | undefined>, command: Command): Promise<ServeSettings> {
   const fromFile = typeof flags.config === "string" ? await readServeConfig(flags.config) : {};
   const fromFlags: Partial<Record<keyof ServeSettings, unknown>> = {};
@@ -107,7 +122,7 @@ async function settingsOf(flags: Record<string, string | boolean | undefined>, c
       throw new RaftError("EINVAL", `--${setting.key}: ${error instanceof RaftError ? plainMessage(error) : String(error)}`);
     }
   }
-  return mergeServeSettings(fromFile, fromFlags);
+  return mergeServeSettings({ ...fromFile, ...credentialsFromEnv(process.env) }, fromFlags);
 }
 
 function stopOnSignals(server: KvProcess, prefix: string, info: (line: string) => void, warn: (line: string) => void): void {

@@ -6,6 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
+import { CREDENTIAL_SETTINGS, type CredentialSettings } from "./credentials.js";
 import { parsePeerIds } from "../cli/peer-list.js";
 import type { NodeId } from "../core/types.js";
 import { RaftError } from "../errors.js";
@@ -14,9 +15,11 @@ import { ELECTION_TICKS } from "../node/options.js";
 import { parsePeerId } from "../transport/peer-address.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
 
-export interface ServeSettings {
+export interface ServeSettings extends CredentialSettings {
   readonly data: string;
   readonly serverAddress: NodeId;
+  /** host:port to bind when it differs from the server address (behind a proxy or NAT); default: the server address. */
+  readonly listen?: string;
   /** Empty: none given. */
   readonly initialServerList: readonly NodeId[];
   readonly join: boolean;
@@ -30,10 +33,10 @@ export interface ServeSettings {
 
 type Kind = "string" | "integer" | "boolean" | "list";
 
-interface Setting {
+export interface Setting<T = ServeSettings> {
   /** The flag's name without dashes: also the key in the YAML file. */
   readonly key: string;
-  readonly property: keyof ServeSettings;
+  readonly property: keyof T;
   readonly kind: Kind;
   /** Parses and checks the text of a flag (or a YAML value turned to text); throws EINVAL saying what is wrong. */
   readonly parse: (text: string) => unknown;
@@ -46,6 +49,10 @@ const text = (value: string): string => {
 const peerId = (value: string): NodeId => {
   parsePeerId(value);
   return value;
+};
+const hostPort = (value: string): string => {
+  const { host, port } = parsePeerId(value);
+  return `${host}:${port}`;
 };
 const name = (what: string) => (value: string): string => {
   validateName(value, what);
@@ -61,6 +68,7 @@ const serverList = (value: string): NodeId[] => parsePeerIds(value, { what: "the
 export const SERVE_SETTINGS: readonly Setting[] = [
   { key: "data", property: "data", kind: "string", parse: text },
   { key: "server-address", property: "serverAddress", kind: "string", parse: peerId },
+  { key: "listen", property: "listen", kind: "string", parse: hostPort },
   { key: "initial-server-list", property: "initialServerList", kind: "list", parse: serverList },
   { key: "join", property: "join", kind: "boolean", parse: () => true },
   { key: "group", property: "group", kind: "string", parse: name("a group id") },
@@ -69,6 +77,7 @@ export const SERVE_SETTINGS: readonly Setting[] = [
   { key: "snapshot-interval-secs", property: "snapshotIntervalSecs", kind: "integer", parse: integer(0) },
   { key: "snapshot-log-index-margin", property: "snapshotLogIndexMargin", kind: "integer", parse: integer(0) },
   { key: "sync", property: "sync", kind: "boolean", parse: () => true },
+  ...CREDENTIAL_SETTINGS,
 ];
 
 const DEFAULTS: Omit<ServeSettings, "data" | "serverAddress"> = {
@@ -83,7 +92,12 @@ const DEFAULTS: Omit<ServeSettings, "data" | "serverAddress"> = {
 };
 
 /** The settings a YAML config file holds, by property; EINVAL naming the file and the key for anything wrong. */
-export async function readServeConfig(path: string): Promise<Partial<Record<keyof ServeSettings, unknown>>> {
+export function readServeConfig(path: string): Promise<Partial<Record<keyof ServeSettings, unknown>>> {
+  return readSettingsFile(path, SERVE_SETTINGS);
+}
+
+/** A YAML file of `settings`, keyed by their flag names. */
+export async function readSettingsFile<T>(path: string, known: readonly Setting<T>[]): Promise<Partial<Record<keyof T, unknown>>> {
   let source: string;
   try {
     source = await readFile(path, "utf8");
@@ -97,15 +111,15 @@ export async function readServeConfig(path: string): Promise<Partial<Record<keyo
     throw new RaftError("EINVAL", `the config file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
   }
   if (document === null || document === undefined) return {};
-  if (typeof document !== "object" || Array.isArray(document)) throw new RaftError("EINVAL", `the config file ${path} must hold a mapping of settings (key: value), such as "data: ./data/8181"`);
+  if (typeof document !== "object" || Array.isArray(document)) throw new RaftError("EINVAL", `the config file ${path} must hold a mapping of settings (key: value), such as "${known[0]!.key}: ..."`);
   const entries = Object.entries(document as Record<string, unknown>);
-  const unknown = entries.map(([key]) => key).filter((key) => !SERVE_SETTINGS.some((setting) => setting.key === key));
+  const unknown = entries.map(([key]) => key).filter((key) => !known.some((setting) => setting.key === key));
   if (unknown.length > 0) {
-    throw new RaftError("EINVAL", `the config file ${path} has unknown keys: ${unknown.join(", ")} (the keys are: ${SERVE_SETTINGS.map((s) => s.key).join(", ")})`);
+    throw new RaftError("EINVAL", `the config file ${path} has unknown keys: ${unknown.join(", ")} (the keys are: ${known.map((s) => s.key).join(", ")})`);
   }
-  const settings: Partial<Record<keyof ServeSettings, unknown>> = {};
+  const settings: Partial<Record<keyof T, unknown>> = {};
   for (const [key, value] of entries) {
-    const setting = SERVE_SETTINGS.find((s) => s.key === key)!;
+    const setting = known.find((s) => s.key === key)!;
     try {
       settings[setting.property] = fromYaml(setting, value);
     } catch (error) {
@@ -115,7 +129,7 @@ export async function readServeConfig(path: string): Promise<Partial<Record<keyo
   return settings;
 }
 
-function fromYaml(setting: Setting, value: unknown): unknown {
+function fromYaml<T>(setting: Setting<T>, value: unknown): unknown {
   switch (setting.kind) {
     case "boolean":
       if (typeof value !== "boolean") throw new RaftError("EINVAL", `expected true or false, got ${JSON.stringify(value)}`);

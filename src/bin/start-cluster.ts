@@ -9,17 +9,22 @@
  *
  *   node dist/src/bin/start-cluster.js [--ports 8181,8182,8183] [--host 127.0.0.1] [--data-root ./data]
  *
+ * The servers authenticate peers and clients with a cluster secret, made on
+ * the first start in <data-root>/cluster.secret (readable by its owner only).
+ *
  * Exit codes: 0 stopped cleanly; 1 a server failed to start, no leader was
  * elected in time, every server died, or one had to be killed; 2 bad flags.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { RaftError } from "../errors.js";
 import { fetchKvStatus, type KvServerStatus } from "../kv/kv-status.js";
 import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
 import { parseAddress } from "../transport/peer-address.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
+import { plainMessage } from "../transport/protocol.js";
 import { ChildServer } from "./child-server.js";
+import { CLUSTER_SECRET_FILE_ENV, ensureClusterSecretFile, loadCredentials, type Credentials } from "./credentials.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -28,6 +33,7 @@ const STATUS_TIMEOUT_MS = 800;
 /** Starting three processes and the first election take a few seconds; far more means something is wrong. */
 const LEADER_TIMEOUT_MS = 30_000;
 const MAX_SERVERS = 9;
+const CLUSTER_SECRET_FILE_NAME = "cluster.secret";
 
 interface Flags {
   ports: number[];
@@ -43,15 +49,24 @@ const program = new Command("start-cluster")
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE))
   .parse();
 const flags = program.opts<Flags>();
+const secretFile = resolve(flags.dataRoot, CLUSTER_SECRET_FILE_NAME);
+let credentials: Credentials;
+try {
+  await ensureClusterSecretFile(secretFile);
+  credentials = await loadCredentials({ clusterSecret: { file: secretFile } });
+} catch (error) {
+  process.stderr.write(`start-cluster: ${error instanceof RaftError ? plainMessage(error) : String(error)}\n`);
+  process.exit(EXIT_FAILED);
+}
 
 const addresses = flags.ports.map((port) => `${flags.host}:${port}`);
 const endpoints = addresses.join(",");
 const statusLine = createStatusLine();
 const servers = addresses.map((address, i) => {
-  const args = ["serve", "--data", join(flags.dataRoot, String(flags.ports[i])), "--server-address", address, "--initial-server-list", endpoints];
+  const args = ["serve", "--data", join(flags.dataRoot, String(flags.ports[i])), "--server-address", address, "--initial-server-list", endpoints, "--cluster-secret-file", secretFile];
   return new ChildServer(address, args, (line) => statusLine.print(line));
 });
-const transport = await TcpTransport.start({ clusterName: DEFAULT_CLUSTER_NAME });
+const transport = await TcpTransport.start({ clusterName: DEFAULT_CLUSTER_NAME, ...credentials });
 let ready = false;
 let stopping = false;
 
@@ -96,9 +111,11 @@ function printWelcome(leader: KvServerStatus): void {
     `tsraft KV cluster of ${servers.length} servers is up; the leader is ${leader.serverId} (term ${leader.term}).`,
     `  endpoints: ${endpoints}`,
     `  data:      ${servers.map((_, i) => join(flags.dataRoot, String(flags.ports[i]))).join(", ")}`,
+    `  secret:    ${secretFile} (peers and clients must prove they hold it)`,
     "",
     "Try, in another terminal:",
     `  E=${endpoints}`,
+    `  export ${CLUSTER_SECRET_FILE_ENV}=${secretFile}   # or --cluster-secret-file on each command`,
     "  npx tsraft kv put greeting hello --endpoints $E",
     "  npx tsraft kv get greeting --endpoints $E",
     "  npx tsraft kv cas greeting bonjour --expect hello --endpoints $E",

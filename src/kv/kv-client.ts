@@ -11,7 +11,8 @@
  * recent writes. Writes are exactly-once: a retried write keeps its session
  * seq, and the servers answer a retry with the first result.
  */
-import { TcpTransport } from "../transport/tcp-transport.js";
+import { clusterSecretBytes } from "../transport/cluster-auth.js";
+import { TcpTransport, type TlsOptions } from "../transport/tcp-transport.js";
 import type { Transport } from "../transport/transport.js";
 import { CliService } from "../cli/cli-service.js";
 import { RouteTable } from "../cli/route-table.js";
@@ -37,6 +38,10 @@ export interface KvClientOptions {
   readonly timeoutMs?: number;
   /** The servers' clusterName (their transport refuses another). Default "tsraft". Ignored with `transport`. */
   readonly clusterName?: string;
+  /** The cluster's secret, when the servers require one (TcpTransportOptions.clusterSecret). Ignored with `transport`. */
+  readonly clusterSecret?: string | Uint8Array;
+  /** Mutual TLS with the servers: this client's certificate and key, and the cluster CA. Ignored with `transport`. */
+  readonly tls?: TlsOptions;
   /**
    * Calls unsettled at once; past it a call fails with EBUSY at once. Default 4096, the
    * results a server remembers per session: more writes in flight could not all be retried safely.
@@ -102,7 +107,8 @@ export class KvClient {
     this.ownsTransport = options.transport === undefined;
     const clusterName = options.clusterName ?? DEFAULT_CLUSTER_NAME;
     validateName(clusterName, "clusterName");
-    this.transport = options.transport !== undefined ? Promise.resolve(options.transport) : TcpTransport.start({ clusterName });
+    const clusterSecret = options.clusterSecret === undefined ? undefined : clusterSecretBytes(options.clusterSecret);
+    this.transport = options.transport !== undefined ? Promise.resolve(options.transport) : TcpTransport.start({ clusterName, clusterSecret, tls: options.tls });
     this.transport.catch(() => {}); // reported by each call that needs it
     this.routes = new RouteTable(new CliService(new DeferredTransport(this.transport), { timeoutMs: this.timeoutMs, probeTimeoutMs: Math.min(1000, this.timeoutMs) }));
     this.routes.updateConfiguration(this.groupId, endpoints);

@@ -8,13 +8,16 @@ import type { NodeId } from "../core/types.js";
 import { RaftNode, routeUnreachable } from "../node/raft-node.js";
 import type { StateMachine } from "../node/state-machine.js";
 import { parsePeerId } from "../transport/peer-address.js";
-import { TcpTransport } from "../transport/tcp-transport.js";
+import { refusalLogger } from "../transport/refusal-log.js";
+import { TcpTransport, type TlsOptions } from "../transport/tcp-transport.js";
 import { KvService, type KvGroupServer } from "./kv-server.js";
 import { KvStateMachine } from "./kv-state-machine.js";
 
 export interface KvProcessOptions {
   /** This server's peer id; its host:port is where it listens. */
   readonly serverId: NodeId;
+  /** host:port to bind, when peers reach this server through a proxy; default: the server id's. */
+  readonly listenAddress?: string;
   readonly dataDir: string;
   readonly groupId: string;
   readonly clusterName: string;
@@ -24,6 +27,10 @@ export interface KvProcessOptions {
   readonly snapshotIntervalSecs?: number;
   readonly snapshotLogIndexMargin?: number;
   readonly sync?: boolean;
+  /** Peers and clients must prove it (see TcpTransportOptions.clusterSecret). */
+  readonly clusterSecret?: string | Uint8Array;
+  /** Mutual TLS: peers and clients must present a certificate the CA signed. */
+  readonly tls?: TlsOptions;
   readonly info: (line: string) => void;
   readonly warn: (line: string) => void;
 }
@@ -37,8 +44,18 @@ export interface KvProcess {
 }
 
 export async function startKvProcess(options: KvProcessOptions): Promise<KvProcess> {
-  const { host, port } = parsePeerId(options.serverId);
-  const transport = await TcpTransport.start({ clusterName: options.clusterName, listen: { host, port }, onUnreachable: routeUnreachable });
+  const advertised = parsePeerId(options.serverId);
+  const listen = options.listenAddress === undefined ? advertised : parsePeerId(options.listenAddress);
+  const transport = await TcpTransport.start({
+    clusterName: options.clusterName,
+    listen: { host: listen.host, port: listen.port },
+    advertisedHost: advertised.host,
+    advertisedPort: advertised.port,
+    onUnreachable: routeUnreachable,
+    onError: refusalLogger((line) => options.warn(`[tsraft ${options.groupId}/${options.serverId}] ${line}`)),
+    clusterSecret: options.clusterSecret,
+    tls: options.tls,
+  });
   const service = KvService.on(transport);
   // Clients reach the listener while the node still loads its log: they are told to retry.
   service.starting(options.groupId);

@@ -14,7 +14,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const FrameKind = {
   /** Client -> server, first frame: magic, protocol version, cluster name, sender address. */
   Hello: 1,
-  /** Server -> client: the handshake was accepted. */
+  /** Server -> client: the handshake was accepted (with a cluster secret: the server's proof). */
   HelloOk: 2,
   /** Either way, last frame: why the connection is being closed. */
   Error: 3,
@@ -24,6 +24,10 @@ export const FrameKind = {
   Request: 5,
   /** Server -> client: the answer to one request. */
   Response: 6,
+  /** Server -> client, after Hello when a cluster secret is set: a nonce to prove the secret on (cluster-auth.ts). */
+  AuthChallenge: 7,
+  /** Client -> server: the client's nonce and its proof; HelloOk then carries the server's. */
+  AuthProof: 8,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 

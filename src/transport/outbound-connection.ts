@@ -3,9 +3,11 @@
  * (Raft messages) and every service (requests) that talks to it.
  *
  * Lazily opened on the first send; the handshake (magic, version, cluster
- * name) must be accepted before any queued frame is written. When it fails,
+ * name, and the cluster secret's challenge both ways when one is set: see
+ * cluster-auth.ts) must be accepted before any queued frame is written. When it fails,
  * it stays down for a backoff delay: meanwhile Raft messages are dropped and
- * requests fail fast with EAGAIN, rather than piling up behind a dead peer.
+ * requests fail fast with EAGAIN (EAUTH after a refused authentication),
+ * rather than piling up behind a dead peer.
  * The next send after the delay reconnects, so an idle dead peer costs nothing.
  */
 import net from "node:net";
@@ -13,12 +15,14 @@ import tls from "node:tls";
 import { RaftError } from "../errors.js";
 import type { NodeId } from "../core/types.js";
 import { reconnectDelayMs, type BackoffOptions } from "./backoff.js";
+import { decodeAuthChallenge, encodeAuthProof, handshakeProof, newNonce, proofMatches } from "./cluster-auth.js";
 import { FrameDecoder, FrameKind, frameKindName, type Frame } from "./frame.js";
 import { remoteError } from "./local-routes.js";
 import type { PeerAddress } from "./peer-address.js";
 import { PendingRequests } from "./pending-requests.js";
 import { decodeError, decodeResponse, encodeError, encodeHello, encodeRequest, PROTOCOL_MAGIC, PROTOCOL_VERSION } from "./protocol.js";
 import { SendQueue } from "./send-queue.js";
+import { closedDuringHandshake, tlsSocketError } from "./tls-failure.js";
 import { tooLarge, type ResolvedTransportOptions, type TransportStats } from "./transport.js";
 
 export interface TlsOptions {
@@ -31,6 +35,8 @@ export interface TlsOptions {
 export interface OutboundOptions extends ResolvedTransportOptions, BackoffOptions {
   readonly connectTimeoutMs: number;
   readonly tls: TlsOptions | null;
+  /** Proven to each peer, and asked of it, at every connect (cluster-auth.ts); null: none. */
+  readonly clusterSecret: Buffer | null;
 }
 
 type State = "idle" | "connecting" | "ready" | "down" | "closed";
@@ -51,6 +57,8 @@ export class OutboundConnection {
   private consecutiveFailures = 0;
   private retryAtMs = 0;
   private lastFailure: RaftError | null = null;
+  /** The proof the peer's HelloOk must carry, once we answered its challenge. */
+  private expectedAcceptorProof: Buffer | null = null;
   private flushScheduled = false;
   private waitingForDrain = false;
 
@@ -76,6 +84,8 @@ export class OutboundConnection {
   request(service: string, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
     if (this.state === "closed") return Promise.reject(new RaftError("ESHUTDOWN", "the transport is closed"));
     if (!this.ensureConnection()) {
+      // A refused authentication stays one until the credentials change: not worth a retry.
+      if (this.lastFailure?.code === "EAUTH") return Promise.reject(this.lastFailure);
       const waitMs = Math.max(0, this.retryAtMs - Date.now());
       return Promise.reject(new RaftError("EAGAIN", `no connection to ${this.remote.address} (${this.lastFailure?.message}); next attempt in ${waitMs} ms`));
     }
@@ -132,6 +142,7 @@ export class OutboundConnection {
     this.attempts++;
     this.decoder = new FrameDecoder(this.options.maxFrameBytes);
     this.waitingForDrain = false;
+    this.expectedAcceptorProof = null;
     const { host, port } = this.remote;
     const tlsOptions = this.options.tls;
     const socket = tlsOptions === null ? net.connect({ host, port }) : tls.connect({ host, port, ...tlsOptions, rejectUnauthorized: true });
@@ -144,8 +155,11 @@ export class OutboundConnection {
     // The socket holds writes until it is connected (and, with TLS, secured).
     this.write(socket, encodeHello({ magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, clusterName: this.options.clusterName, senderAddress: this.localAddress ?? "" }));
     socket.on("data", (chunk: Buffer) => this.onData(socket, chunk));
-    socket.on("error", (error) => this.fail(socket, new RaftError("EAGAIN", `connection to ${this.remote.address} failed: ${error.message}`)));
-    socket.on("close", () => this.fail(socket, new RaftError("EAGAIN", `connection to ${this.remote.address} was closed by the peer`)));
+    socket.on("error", (error) => this.fail(socket, tlsSocketError(error, this.remote.address) ?? new RaftError("EAGAIN", `connection to ${this.remote.address} failed: ${error.message}`)));
+    socket.on("close", () => {
+      const cause = this.state === "connecting" ? closedDuringHandshake(socket, this.remote.address) : new RaftError("EAGAIN", `connection to ${this.remote.address} was closed by the peer`);
+      this.fail(socket, cause);
+    });
   }
 
   private onData(socket: net.Socket, chunk: Buffer): void {
@@ -169,8 +183,12 @@ export class OutboundConnection {
       this.fail(socket, remoteError(decodeError(frame.body), this.remote.address));
       return;
     }
+    if (this.state === "connecting" && frame.kind === FrameKind.AuthChallenge) {
+      this.answerChallenge(socket, frame.body);
+      return;
+    }
     if (this.state === "connecting" && frame.kind === FrameKind.HelloOk) {
-      if (frame.body.length !== 0) throw new RaftError("ECORRUPT", `handshake answer from ${this.remote.address} has ${frame.body.length} unexpected bytes`);
+      this.checkHelloOk(frame.body);
       clearTimeout(this.connectTimer!);
       this.connectTimer = null;
       this.state = "ready";
@@ -187,6 +205,33 @@ export class OutboundConnection {
       return;
     }
     throw new RaftError("ECORRUPT", `unexpected ${frameKindName(frame.kind)} frame from ${this.remote.address} while ${this.state}`);
+  }
+
+  private answerChallenge(socket: net.Socket, body: Buffer): void {
+    const secret = this.options.clusterSecret;
+    if (secret === null) {
+      throw new RaftError("EAUTH", `cluster secret missing: ${this.remote.address} requires one and the process dialing it has none; give that process the cluster's secret (--cluster-secret-file, TSRAFT_CLUSTER_SECRET, or clusterSecret)`);
+    }
+    if (this.expectedAcceptorProof !== null) throw new RaftError("ECORRUPT", `${this.remote.address} sent a second cluster-secret challenge`);
+    const acceptorNonce = decodeAuthChallenge(body);
+    const dialerNonce = newNonce();
+    const transcript = { version: PROTOCOL_VERSION, clusterName: this.options.clusterName, senderAddress: this.localAddress ?? "", acceptorNonce, dialerNonce };
+    this.expectedAcceptorProof = handshakeProof(secret, "acceptor", transcript);
+    this.write(socket, encodeAuthProof(dialerNonce, handshakeProof(secret, "dialer", transcript)));
+  }
+
+  /** With a secret, the peer must prove it too: a process that does not know the secret is not the cluster. */
+  private checkHelloOk(body: Buffer): void {
+    if (this.options.clusterSecret === null) {
+      if (body.length !== 0) throw new RaftError("ECORRUPT", `handshake answer from ${this.remote.address} has ${body.length} unexpected bytes`);
+      return;
+    }
+    if (this.expectedAcceptorProof === null) {
+      throw new RaftError("EAUTH", `cluster secret missing: ${this.remote.address} runs without one (it asked for no proof), so it cannot prove it belongs to the cluster; give every process of the cluster the same cluster secret`);
+    }
+    if (!proofMatches(this.expectedAcceptorProof, body)) {
+      throw new RaftError("EAUTH", `cluster secret mismatch: ${this.remote.address} failed to prove it holds our cluster secret; give every process of the cluster the same cluster secret`);
+    }
   }
 
   private scheduleFlush(): void {

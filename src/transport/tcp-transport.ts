@@ -1,5 +1,6 @@
 /**
- * The Transport over TCP, or TLS with mutual authentication when configured.
+ * The Transport over TCP, or TLS with mutual authentication when configured;
+ * either may add a cluster secret that both ends of every connection prove.
  * One listener serves every group in the process; one outbound connection per
  * remote process carries everything we send it, and its answers come back on
  * the same connection. (So two processes that talk both ways hold two
@@ -10,6 +11,7 @@ import tls from "node:tls";
 import { RaftError } from "../errors.js";
 import type { Message } from "../core/messages.js";
 import { validateBackoff } from "./backoff.js";
+import { clusterSecretBytes } from "./cluster-auth.js";
 import { InboundConnection, type InboundOptions } from "./inbound-connection.js";
 import { OutboundConnection, type OutboundOptions, type TlsOptions } from "./outbound-connection.js";
 import { parseAddress } from "./peer-address.js";
@@ -23,6 +25,8 @@ export interface TcpTransportOptions extends TransportOptions {
   readonly listen?: { readonly host: string; readonly port: number };
   /** The host peers dial, when listening on a wildcard such as 0.0.0.0. */
   readonly advertisedHost?: string;
+  /** The port peers dial, when it is not the listening one (behind a proxy or NAT). */
+  readonly advertisedPort?: number;
   /** TCP connect, TLS and our handshake together. Default 1000 ms, as SOFAJraft's rpcConnectTimeoutMs. */
   readonly connectTimeoutMs?: number;
   /** First reconnect delay; it doubles per consecutive failure. Default 100 ms. */
@@ -33,6 +37,12 @@ export interface TcpTransportOptions extends TransportOptions {
   readonly maxInboundConnections?: number;
   /** Mutual TLS on both the listener and the outbound connections. */
   readonly tls?: TlsOptions;
+  /**
+   * Every connection, both ways, proves this shared secret in a challenge-response
+   * (cluster-auth.ts): 32 to 4096 bytes (`openssl rand -hex 32`). Without TLS, it is what
+   * keeps other processes from voting, appending or calling the services.
+   */
+  readonly clusterSecret?: string | Uint8Array;
 }
 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", ""]);
@@ -63,6 +73,7 @@ export class TcpTransport extends TransportBase implements Transport {
       reconnectMinDelayMs: options.reconnectMinDelayMs ?? 100,
       reconnectMaxDelayMs: options.reconnectMaxDelayMs ?? 5000,
       tls: options.tls ?? null,
+      clusterSecret: options.clusterSecret === undefined ? null : clusterSecretBytes(options.clusterSecret),
     };
     validateBackoff(resolved);
     if (resolved.tls !== null) {
@@ -91,7 +102,7 @@ export class TcpTransport extends TransportBase implements Transport {
       throw new RaftError("EINVAL", `cannot listen on ${host}:${port}: ${error.message}`);
     });
     const boundPort = (server.address() as net.AddressInfo).port;
-    const localAddress = parseAddress(`${advertisedHost}:${boundPort}`).address;
+    const localAddress = parseAddress(`${advertisedHost}:${options.advertisedPort ?? boundPort}`).address;
     const transport = new TcpTransport(resolved, server, localAddress);
     transport.serve(server);
     return transport;
@@ -147,7 +158,13 @@ export class TcpTransport extends TransportBase implements Transport {
       server.on("secureConnection", accept);
       server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
         this.counters.protocolErrors++;
-        this.options.onError(new RaftError("EPERM", `TLS handshake refused: ${error.message}`), `${socket.remoteAddress}:${socket.remotePort}`);
+        const reason = socket.authorizationError
+          ? `the peer's certificate is not trusted (${String(socket.authorizationError)})`
+          : /wrong version number|http request/.test(error.message)
+            ? "the peer does not speak TLS"
+            : error.message;
+        const why = `TLS handshake refused: ${reason}; both ends need certificates signed by the cluster CA (tls.ca, --tls-ca)`;
+        this.options.onError(new RaftError("EAUTH", why), `${socket.remoteAddress}:${socket.remotePort}`);
       });
     }
     server.on("error", (error: Error) => this.options.onError(new RaftError("EAGAIN", `listener error: ${error.message}`), this.localAddress ?? ""));

@@ -8,6 +8,8 @@
  * ETIMEDOUT (no answer in time), EAGAIN (no connection to the peer, or it
  * broke before the answer: a request may or may not have been processed),
  * EINVAL (bad argument, unknown service, or a frame the peer refused),
+ * EAUTH (the peer refused our cluster secret or certificate, or could not
+ * prove its own: retrying will not help until the credentials change),
  * ESHUTDOWN (this transport is closed), and whatever code a handler threw.
  */
 import { RaftError } from "../errors.js";
