@@ -32,8 +32,9 @@ export class ChildServer {
     readonly address: string,
     readonly args: readonly string[],
     onLine: (line: string) => void,
+    env: NodeJS.ProcessEnv = process.env,
   ) {
-    this.child = spawn(process.execPath, [TSRAFT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true });
+    this.child = spawn(process.execPath, [TSRAFT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true, env });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
         this.lastLines.push(line);
@@ -62,6 +63,16 @@ export class ChildServer {
 
   get recentOutput(): readonly string[] {
     return [...this.lastLines];
+  }
+
+  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT: a fault for the nemesis) if it still runs. */
+  signal(signal: NodeJS.Signals): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** A message over the IPC channel; false if the channel is closed. */
+  send(message: object): boolean {
+    return this.running && this.child.connected && this.child.send(message);
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within STOP_TIMEOUT_MS; resolves with how it ended and whether it had to be killed. */

@@ -17,6 +17,7 @@ import { startKvProcess, type KvProcess } from "../kv/kv-process.js";
 import { plainMessage } from "../transport/protocol.js";
 import { credentialOptions, credentialsFromEnv, loadCredentials, type Credentials } from "./credentials.js";
 import { mergeServeSettings, readServeConfig, SERVE_SETTINGS, type ServeSettings } from "./serve-config.js";
+import { acceptServerFaults, FAULT_INJECTION_ENV } from "../nemesis/server-faults.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -106,6 +107,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
   } else {
     info(`${prefix} not a voter yet: waiting to be added, e.g. tsraft admin add-peer --group ${settings.group} --cluster-name ${settings.clusterName} --conf <a running member> --peer ${settings.serverAddress}`);
   }
+  if (acceptServerFaults((line) => warn(`${prefix} ${line}`))) warn(`${prefix} fault injection is on (${FAULT_INJECTION_ENV}=1): for nemesis runs only`);
   stopOnSignals(server, prefix, info, warn);
 }
 

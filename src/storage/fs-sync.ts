@@ -9,11 +9,22 @@ import fs from "node:fs";
  */
 export type FsyncMode = "inline" | "thread-pool" | "none";
 
+/** A wait added before every flush of this process: a slow disk, injected by the nemesis (src/nemesis). */
+let injectedSyncDelayMs = 0;
+
+export function injectSyncDelay(delayMs: number): void {
+  injectedSyncDelayMs = delayMs;
+}
+
 /** "none" never flushes: for tests and benchmarks only, a crash may lose acknowledged entries. */
 export function fdatasyncFor(mode: FsyncMode): (fd: number) => Promise<void> {
-  if (mode === "thread-pool") return (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   if (mode === "none") return async () => {};
-  return async (fd) => fs.fdatasyncSync(fd);
+  const flush: (fd: number) => Promise<void> =
+    mode === "thread-pool" ? (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve()))) : async (fd) => fs.fdatasyncSync(fd);
+  return async (fd) => {
+    if (injectedSyncDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, injectedSyncDelayMs));
+    await flush(fd);
+  };
 }
 
 /** Writes all of `buf` at `position` (pwrite may write less than asked). */

@@ -3,32 +3,19 @@
  * runs it (startKvProcess: its own transport, node and KV service), on free
  * ports, with storage in a temp folder removed by destroy().
  */
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NodeId } from "../../src/core/types.js";
 import { startKvProcess, type KvProcess } from "../../src/kv/kv-process.js";
 import type { RaftNode } from "../../src/node/raft-node.js";
 import { waitFor } from "./node-cluster.js";
+import { freePorts } from "../../src/nemesis/free-ports.js";
 
 export const KV_TEST_CLUSTER_NAME = "tsraft-kv-test";
 export const KV_TEST_GROUP = "kv";
 
-/** Ports the OS just handed out, released for the servers to take. */
-export async function freePorts(count: number): Promise<number[]> {
-  const listeners = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = net.createServer().listen(0, "127.0.0.1");
-      await once(server, "listening");
-      return server;
-    }),
-  );
-  const ports = listeners.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(listeners.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
+export { freePorts } from "../../src/nemesis/free-ports.js";
 
 export class KvCluster {
   readonly processes = new Map<NodeId, KvProcess>();
