@@ -14,6 +14,7 @@ import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
 import { ELECTION_TICKS } from "../node/options.js";
 import { parsePeerId } from "../transport/peer-address.js";
 import { plainMessage, validateName } from "../transport/protocol.js";
+import { describeValue } from "../kv/kv-validation.js";
 
 export interface ServeSettings extends CredentialSettings {
   readonly data: string;
@@ -106,7 +107,8 @@ export async function readSettingsFile<T>(path: string, known: readonly Setting<
   }
   let document: unknown;
   try {
-    document = parseYaml(source);
+    // Warnings (an unknown tag, say) are not errors here; what matters is checked below, key by key.
+    document = parseYaml(source, { logLevel: "error" });
   } catch (error) {
     throw new RaftError("EINVAL", `the config file ${path} is not valid YAML: ${(error as Error).message.split("\n")[0]}`);
   }
@@ -132,17 +134,17 @@ export async function readSettingsFile<T>(path: string, known: readonly Setting<
 function fromYaml<T>(setting: Setting<T>, value: unknown): unknown {
   switch (setting.kind) {
     case "boolean":
-      if (typeof value !== "boolean") throw new RaftError("EINVAL", `expected true or false, got ${JSON.stringify(value)}`);
+      if (typeof value !== "boolean") throw new RaftError("EINVAL", `expected true or false, got ${describeValue(value)}`);
       return value;
     case "integer":
-      if (typeof value !== "number") throw new RaftError("EINVAL", `expected a whole number, got ${JSON.stringify(value)}`);
+      if (typeof value !== "number") throw new RaftError("EINVAL", `expected a whole number, got ${describeValue(value)}`);
       return setting.parse(String(value));
     case "list":
       if (Array.isArray(value) && value.every((item) => typeof item === "string")) return setting.parse(value.join(","));
       if (typeof value === "string") return setting.parse(value);
-      throw new RaftError("EINVAL", `expected a comma-separated string or a list of peer ids, got ${JSON.stringify(value)}`);
+      throw new RaftError("EINVAL", `expected a comma-separated string or a list of peer ids, got ${describeValue(value)}`);
     case "string":
-      if (typeof value !== "string" && typeof value !== "number") throw new RaftError("EINVAL", `expected a string, got ${JSON.stringify(value)}`);
+      if (typeof value !== "string" && typeof value !== "number") throw new RaftError("EINVAL", `expected a string, got ${describeValue(value)}`);
       return setting.parse(String(value));
   }
 }

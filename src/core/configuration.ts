@@ -77,6 +77,9 @@ export function decodeConfState(bytes: Uint8Array): ConfState {
   } catch {
     throw new RaftError("ECORRUPT", "a configuration entry is not valid JSON; the log is damaged");
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new RaftError("ECORRUPT", "a configuration entry is not a JSON object of member lists; the log is damaged");
+  }
   const p = parsed as { v?: unknown; o?: unknown; l?: unknown };
   const ids = (x: unknown): NodeId[] => {
     if (!Array.isArray(x) || !x.every((id) => typeof id === "string")) {

@@ -72,7 +72,7 @@ export function writeCallProblem(call: WriteCall): string | null {
 export function writeOpProblem(op: WriteOp): string | null {
   if (!isObject(op)) return "a write operation must be an object";
   const problem = writeOpFieldsProblem(op);
-  if (problem === UNKNOWN_TYPE) return `unknown write operation type ${describe((op as { type: unknown }).type)}`;
+  if (problem === UNKNOWN_TYPE) return `unknown write operation type ${describeValue((op as { type: unknown }).type)}`;
   return problem === null ? null : `${op.type}: ${problem}`;
 }
 
@@ -112,7 +112,7 @@ function writeOpFieldsProblem(op: WriteOp): string | null | typeof UNKNOWN_TYPE 
 export function readOpProblem(op: ReadOp): string | null {
   if (!isObject(op)) return "a read operation must be an object";
   const problem = readOpFieldsProblem(op);
-  if (problem === UNKNOWN_TYPE) return `unknown read operation type ${describe((op as { type: unknown }).type)}`;
+  if (problem === UNKNOWN_TYPE) return `unknown read operation type ${describeValue((op as { type: unknown }).type)}`;
   return problem === null ? null : `${op.type}: ${problem}`;
 }
 
@@ -171,7 +171,7 @@ function valueProblem(what: string, value: unknown): string | null {
 }
 
 function bytesProblem(what: string, value: unknown, maxBytes: number, limitName: string): string | null {
-  if (!(value instanceof Uint8Array)) return `${what} must be bytes (a Uint8Array), got ${describe(value)}`;
+  if (!(value instanceof Uint8Array)) return `${what} must be bytes (a Uint8Array), got ${describeValue(value)}`;
   if (value.byteLength > maxBytes) return `${what} of ${value.byteLength} bytes is above ${limitName} ${maxBytes}`;
   return null;
 }
@@ -189,7 +189,7 @@ function leaseProblem(leaseMs: unknown): string | null {
 }
 
 function stringProblem(what: string, value: unknown, minBytes: number, maxBytes: number, limitName: string): string | null {
-  if (typeof value !== "string") return `${what} must be a string, got ${describe(value)}`;
+  if (typeof value !== "string") return `${what} must be a string, got ${describeValue(value)}`;
   const bytes = Buffer.byteLength(value);
   if (bytes < minBytes) return `${what} must not be empty`;
   if (bytes > maxBytes) return `${what} of ${bytes} bytes is above ${limitName} ${maxBytes}`;
@@ -198,15 +198,15 @@ function stringProblem(what: string, value: unknown, minBytes: number, maxBytes:
 
 function integerProblem(what: string, value: unknown, min: number, max: number): string | null {
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max) return null;
-  return `${what} must be an integer from ${min} to ${max}, got ${describe(value)}`;
+  return `${what} must be an integer from ${min} to ${max}, got ${describeValue(value)}`;
 }
 
 function booleanProblem(what: string, value: unknown): string | null {
-  return typeof value === "boolean" ? null : `${what} must be a boolean, got ${describe(value)}`;
+  return typeof value === "boolean" ? null : `${what} must be a boolean, got ${describeValue(value)}`;
 }
 
 function listProblem<T>(what: string, list: readonly T[], itemProblem: (item: T) => string | null): string | null {
-  if (!Array.isArray(list)) return `${what} must be an array, got ${describe(list)}`;
+  if (!Array.isArray(list)) return `${what} must be an array, got ${describeValue(list)}`;
   if (list.length > MAX_KEYS_PER_OP) return `${list.length} ${what} is above MAX_KEYS_PER_OP ${MAX_KEYS_PER_OP}`;
   for (let i = 0; i < list.length; i++) {
     const problem = itemProblem(list[i] as T);
@@ -220,7 +220,8 @@ function isObject(value: unknown): value is object {
 }
 
 /** A short description of a bad value, never echoing bytes or long strings. */
-function describe(value: unknown): string {
+/** A value as a short phrase for an error message, whatever it holds (huge, nested, or containing itself). */
+export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "string") return value.length <= 32 ? JSON.stringify(value) : `a string of ${value.length} characters`;
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "undefined") return String(value);

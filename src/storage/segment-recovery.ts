@@ -66,11 +66,12 @@ export async function recoverLog(dir: string, warn: Warn): Promise<RecoveredLog>
       const headBytes = fs.readSync(fd, head, 0, SEGMENT_HEADER_BYTES, 0);
       const check = decodeSegmentHeader(head.subarray(0, headBytes));
       if (!check.ok) {
-        if (check.torn && isLastFile) {
+        // Only a header and nothing (or zeros) after it is a segment a crash left half-created.
+        if (check.torn && isLastFile && onlyZerosFrom(fd, SEGMENT_HEADER_BYTES)) {
           repairs.deletions.push({ file, why: `its header is torn (${check.reason}), left by a crash while it was being created; it held no acknowledged entry` });
           continue;
         }
-        throw corrupt(file, 0, check.reason);
+        throw corrupt(file, 0, check.torn && isLastFile ? `${check.reason}, yet data follows the header, so a crash did not leave it half-created` : check.reason);
       }
       const { firstIndex, generation } = check.header;
       if (firstIndex !== files[i]!.firstIndex) throw corrupt(file, 8, `the header says the segment starts at index ${firstIndex}, but its name says ${files[i]!.firstIndex}`);
@@ -198,5 +199,15 @@ function readFully(fd: number, buf: Buffer, size: number): void {
     const n = fs.readSync(fd, buf, done, size - done, done);
     if (n === 0) break;
     done += n;
+  }
+}
+
+/** Whether the file holds nothing but zero bytes from `offset` on (or ends before it). */
+function onlyZerosFrom(fd: number, offset: number): boolean {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let position = offset; ; position += chunk.length) {
+    const bytes = fs.readSync(fd, chunk, 0, chunk.length, position);
+    if (bytes === 0) return true;
+    if (!isAllZero(chunk.subarray(0, bytes))) return false;
   }
 }

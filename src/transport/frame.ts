@@ -75,10 +75,17 @@ export function validateMaxFrameBytes(maxFrameBytes: number): void {
   }
 }
 
+/** Held chunks past which small ones are copied together (a frame in a few socket reads stays uncopied until whole). */
+const MAX_HELD_CHUNKS = 64;
+const SMALL_CHUNK_BYTES = 1024;
+const SPARE_BYTES = 4 * SMALL_CHUNK_BYTES;
+
 /** Reassembles frames from a byte stream. After it throws once, the stream is unusable. */
 export class FrameDecoder {
   private chunks: Buffer[] = [];
   private bufferedBytes = 0;
+  /** Where small chunks are copied together once many are held; the last held chunk is its filled part. */
+  private spare: { readonly buffer: Buffer; filled: number } | null = null;
   /** The header of the frame being assembled, once its 5 bytes are in. */
   private pending: { kind: FrameKind; bodyBytes: number } | null = null;
   private failed = false;
@@ -99,7 +106,7 @@ export class FrameDecoder {
   *push(chunk: Buffer): Generator<Frame> {
     if (this.failed) throw new RaftError("ECORRUPT", "frame stream already failed; the connection must be closed");
     if (chunk.length > 0) {
-      this.chunks.push(chunk);
+      this.hold(chunk);
       this.bufferedBytes += chunk.length;
     }
     for (;;) {
@@ -135,13 +142,37 @@ export class FrameDecoder {
     return { kind: kind as FrameKind, bodyBytes };
   }
 
+  /**
+   * Keeps a chunk as it is, unless many are held already and it is small: a
+   * peer trickling a frame byte by byte would otherwise cost a Buffer object
+   * (about 100 bytes) per byte held.
+   */
+  private hold(chunk: Buffer): void {
+    if (this.chunks.length < MAX_HELD_CHUNKS || chunk.length >= SMALL_CHUNK_BYTES) {
+      this.chunks.push(chunk);
+      this.spare = null;
+      return;
+    }
+    if (this.spare === null || this.spare.filled + chunk.length > SPARE_BYTES) {
+      this.spare = { buffer: Buffer.allocUnsafe(SPARE_BYTES), filled: 0 };
+      this.chunks.push(this.spare.buffer.subarray(0, 0));
+    }
+    chunk.copy(this.spare.buffer, this.spare.filled);
+    this.spare.filled += chunk.length;
+    this.chunks[this.chunks.length - 1] = this.spare.buffer.subarray(0, this.spare.filled);
+  }
+
   /** The first `bytes` bytes, merging chunks only when they straddle a chunk boundary. */
   private peek(bytes: number): Buffer {
-    if (this.chunks[0]!.length < bytes) this.chunks = [Buffer.concat(this.chunks)];
+    if (this.chunks[0]!.length < bytes) {
+      this.chunks = [Buffer.concat(this.chunks)];
+      this.spare = null;
+    }
     return this.chunks[0]!;
   }
 
   private take(bytes: number): Buffer {
+    this.spare = null; // the held chunks change: small ones go to a new spare
     const first = this.chunks[0]!;
     let taken: Buffer;
     if (first.length >= bytes) {
