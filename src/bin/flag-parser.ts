@@ -13,3 +13,12 @@ export function flagParser<T>(parse: (text: string) => T): (text: string) => T {
     }
   };
 }
+
+/** A whole number flag in [min, max]; commander's usage error otherwise. */
+export function wholeNumberFlag(flag: string, min: number, max: number): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}, got "${text}".`);
+    return n;
+  };
+}

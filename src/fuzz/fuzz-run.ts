@@ -13,8 +13,9 @@
  *
  * fast-check is a devDependency: this runs from a dev checkout only.
  */
-import { parseArgs } from "node:util";
+import { Command, type CommanderError } from "commander";
 import fc from "fast-check";
+import { wholeNumberFlag } from "../bin/flag-parser.js";
 import { peerListTarget, serveConfigTarget } from "./config-targets.js";
 import type { FuzzProperty, FuzzTarget } from "./fuzz-target.js";
 import { HangWatchdog } from "./hang-watchdog.js";
@@ -59,36 +60,31 @@ function allTargets(): FuzzTarget[] {
   ];
 }
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "60" },
-    seed: { type: "string", default: String(Date.now() % 1_000_000_000) },
-    only: { type: "string" },
-    path: { type: "string" },
-    "hang-seconds": { type: "string", default: "30" },
-  },
-});
-const seconds = Number(args.seconds);
-const baseSeed = Number(args.seed);
-const hangSeconds = Number(args["hang-seconds"]);
-for (const [name, value] of [["--seconds", seconds], ["--seed", baseSeed], ["--hang-seconds", hangSeconds]] as const) {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    console.error(`${name} must be a whole number, got ${String(value)}`);
-    process.exit(2);
-  }
-}
+const EXIT_USAGE = 2;
+const args = new Command("fuzz")
+  .description("fuzz every decoder and request handler for as long as asked; one JSON line at the end")
+  .option("--seconds <n>", "how long to fuzz, all targets in turns", wholeNumberFlag("--seconds", 0, 7 * 24 * 3600), 60)
+  .option("--seed <n>", "the first seed (default: from the clock, printed in the JSON line)", wholeNumberFlag("--seed", 0, 2 ** 31 - 1), Date.now() % 1_000_000_000)
+  .option("--only <text>", 'only the properties whose "target: property" name holds this text')
+  .option("--path <path>", "with --only and --seed: replay one failure at fast-check's path")
+  .option("--hang-seconds <n>", "an input running this long is reported as a hang", wholeNumberFlag("--hang-seconds", 1, 3600), 30)
+  .showHelpAfterError()
+  .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE))
+  .parse()
+  .opts<{ seconds: number; seed: number; only?: string; path?: string; hangSeconds: number }>();
+const { seconds, seed: baseSeed, hangSeconds } = args;
 
 const nameOf = (target: FuzzTarget, property: FuzzProperty): string => `${target.name}: ${property.name}`;
 const targets = allTargets().filter((target) => args.only === undefined || target.properties.some((property) => nameOf(target, property).includes(args.only!)));
 const properties = targets.flatMap((target) => target.properties.filter((property) => args.only === undefined || nameOf(target, property).includes(args.only)).map((property) => ({ target, property, name: nameOf(target, property) })));
 if (properties.length === 0) {
   console.error(`no fuzz property matches --only ${JSON.stringify(args.only)}`);
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }
 
 if (args.path !== undefined && properties.length !== 1) {
   console.error(`--path replays one property; --only ${JSON.stringify(args.only)} matches ${properties.length}`);
-  process.exit(2);
+  process.exit(EXIT_USAGE);
 }
 
 for (const target of targets) await target.open?.();

@@ -8,20 +8,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, InvalidArgumentError, Option, type CommanderError } from "commander";
+import { Command, Option, type CommanderError } from "commander";
+import { wholeNumberFlag } from "../bin/flag-parser.js";
 import { NEMESIS_NAMES } from "./nemeses.js";
 import { runNemesis } from "./run-nemesis.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
-
-function wholeNumber(what: string, min: number, max: number): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}, got "${value}".`);
-    return n;
-  };
-}
 
 interface Flags {
   time: number;
@@ -37,17 +30,17 @@ interface Flags {
 
 const program = new Command("nemesis")
   .description("break a real tsraft KV cluster on purpose while clients run, then check their history")
-  .option("--time <seconds>", "how long the clients run", wholeNumber("--time", 5, 24 * 3600), 60)
+  .option("--time <seconds>", "how long the clients run", wholeNumberFlag("--time", 5, 24 * 3600), 60)
   .addOption(new Option("--nemesis <name>", "the fault to inject, or mixed for all of them").choices(NEMESIS_NAMES).default("mixed"))
   .addOption(new Option("--nodes <n>", "servers in the cluster").choices(["3", "5"]).default("3"))
-  .option("--seed <n>", "seed of the fault schedule and the clients' choices (default: random)", wholeNumber("--seed", 0, 2 ** 32 - 1))
-  .option("--calm <seconds>", "calm before each fault", wholeNumber("--calm", 1, 3600), 3)
-  .option("--fault <seconds>", "how long each fault lasts", wholeNumber("--fault", 1, 3600), 5)
-  .option("--election-timeout-ms <ms>", "the servers' election timeout", wholeNumber("--election-timeout-ms", 100, 60_000), 1000)
+  .option("--seed <n>", "seed of the fault schedule and the clients' choices (default: random)", wholeNumberFlag("--seed", 0, 2 ** 32 - 1))
+  .option("--calm <seconds>", "calm before each fault", wholeNumberFlag("--calm", 1, 3600), 3)
+  .option("--fault <seconds>", "how long each fault lasts", wholeNumberFlag("--fault", 1, 3600), 5)
+  .option("--election-timeout-ms <ms>", "the servers' election timeout", wholeNumberFlag("--election-timeout-ms", 100, 60_000), 1000)
   .option("--keep", "keep the run's folder (data, servers.log, history.json) even when the run passes")
   .showHelpAfterError()
   .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE))
-  .option("--runs <n>", "runs one after another, each on a fresh cluster with the next seed", wholeNumber("--runs", 1, 10_000), 1)
+  .option("--runs <n>", "runs one after another, each on a fresh cluster with the next seed", wholeNumberFlag("--runs", 1, 10_000), 1)
   .action(async (flags: Flags) => {
     const firstSeed = flags.seed ?? Math.floor(Math.random() * 2 ** 32);
     let failed = 0;
