@@ -15,6 +15,8 @@ import { runNemesis } from "./run-nemesis.js";
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+/** With three servers a majorities ring cuts nothing and a bridge is one cut link. */
+const FIVE_SERVER_NEMESES = new Set(["partition-ring", "partition-bridge"]);
 
 interface Flags {
   time: number;
@@ -31,36 +33,46 @@ interface Flags {
 const program = new Command("nemesis")
   .description("break a real tsraft KV cluster on purpose while clients run, then check their history")
   .option("--time <seconds>", "how long the clients run", wholeNumberFlag("--time", 5, 24 * 3600), 60)
-  .addOption(new Option("--nemesis <name>", "the fault to inject, or mixed for all of them").choices(NEMESIS_NAMES).default("mixed"))
+  .addOption(new Option("--nemesis <name>", "the fault to inject; mixed: one of them at random per fault; all: a run of each in turn").choices([...NEMESIS_NAMES, "all"]).default("mixed"))
   .addOption(new Option("--nodes <n>", "servers in the cluster").choices(["3", "5"]).default("3"))
   .option("--seed <n>", "seed of the fault schedule and the clients' choices (default: random)", wholeNumberFlag("--seed", 0, 2 ** 32 - 1))
   .option("--calm <seconds>", "calm before each fault", wholeNumberFlag("--calm", 1, 3600), 3)
   .option("--fault <seconds>", "how long each fault lasts", wholeNumberFlag("--fault", 1, 3600), 5)
   .option("--election-timeout-ms <ms>", "the servers' election timeout", wholeNumberFlag("--election-timeout-ms", 100, 60_000), 1000)
   .option("--keep", "keep the run's folder (data, servers.log, history.json) even when the run passes")
+  .option("--runs <n>", "runs of each nemesis, one after another, each on a fresh cluster with the next seed", wholeNumberFlag("--runs", 1, 10_000), 1)
   .showHelpAfterError()
   .exitOverride((error: CommanderError) => process.exit(error.exitCode === 0 ? 0 : EXIT_USAGE))
-  .option("--runs <n>", "runs one after another, each on a fresh cluster with the next seed", wholeNumberFlag("--runs", 1, 10_000), 1)
   .action(async (flags: Flags) => {
     const firstSeed = flags.seed ?? Math.floor(Math.random() * 2 ** 32);
-    let failed = 0;
+    const names = flags.nemesis === "all" ? NEMESIS_NAMES : [flags.nemesis];
+    const passed = new Map(names.map((name) => [name, 0]));
+    let seed = firstSeed;
     for (let run = 0; run < flags.runs; run++) {
-      if (!(await runOnce(flags, (firstSeed + run) % 2 ** 32))) failed++;
+      for (const name of names) {
+        // Under "all", the partitions that need five servers to mean anything get five.
+        const nodes = flags.nemesis === "all" && FIVE_SERVER_NEMESES.has(name) ? 5 : Number(flags.nodes);
+        if (await runOnce(flags, name, nodes, seed)) passed.set(name, passed.get(name)! + 1);
+        seed = (seed + 1) % 2 ** 32;
+      }
     }
-    if (flags.runs > 1) process.stderr.write(`${flags.runs - failed} of ${flags.runs} runs passed\n`);
+    const failed = [...passed.values()].filter((count) => count < flags.runs).length;
+    if (flags.runs * names.length > 1) {
+      process.stderr.write(`passed: ${[...passed].map(([name, count]) => `${name} ${count}/${flags.runs}`).join(", ")}\n`);
+    }
     if (failed > 0) process.exitCode = EXIT_FAILED;
   });
 
 /** One run on a fresh cluster; prints its JSON line and says whether the history checked out. */
-async function runOnce(flags: Flags, seed: number): Promise<boolean> {
+async function runOnce(flags: Flags, nemesis: string, nodes: number, seed: number): Promise<boolean> {
   const root = await mkdtemp(join(tmpdir(), "tsraft-nemesis-"));
   const log = (line: string): void => void process.stderr.write(`[nemesis ${(performance.now() / 1000).toFixed(1)}s] ${line}\n`);
-  log(`${flags.nemesis} on ${flags.nodes} servers for ${flags.time} s, seed ${seed}; run folder ${root}`);
+  log(`${nemesis} on ${nodes} servers for ${flags.time} s, seed ${seed}; run folder ${root}`);
   let outcome: Awaited<ReturnType<typeof runNemesis>>;
   try {
     outcome = await runNemesis({
-      nemesis: flags.nemesis,
-      nodes: Number(flags.nodes),
+      nemesis,
+      nodes,
       seconds: flags.time,
       seed,
       root,
@@ -73,7 +85,7 @@ async function runOnce(flags: Flags, seed: number): Promise<boolean> {
     // The cluster did not come up or did not recover: a finding too, and the next run goes on.
     log(`PROBLEM: the run stopped: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     log(`kept ${root} (servers.log); --seed ${seed} picks the same faults again`);
-    process.stdout.write(`${JSON.stringify({ nemesis: flags.nemesis, nodes: Number(flags.nodes), seed, error: error instanceof Error ? error.message : String(error) })}\n`);
+    process.stdout.write(`${JSON.stringify({ nemesis, nodes, seed, error: error instanceof Error ? error.message : String(error) })}\n`);
     return false;
   }
   const { summary, problems } = outcome;
