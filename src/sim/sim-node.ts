@@ -277,7 +277,7 @@ export class SimNode {
       // commit rule (§5.4.2, Figure 8) must already be safe at.
       this.crashAfterLeaderCommit = null;
       crash();
-      return;
+      if (!this.core) return; // the fault may decline (too many members down already): then all goes on
     }
     for (const message of ready.messages) this.send(message);
     const leadership = this.onLeadership;
