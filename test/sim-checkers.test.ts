@@ -54,7 +54,8 @@ test("log matching: terms inside one log never decrease", () => {
 
 test("leader completeness (§5.4): a leader missing an entry committed in an earlier term is reported", () => {
   const safety = new SafetyChecker();
-  safety.committed([entry(4, 1), entry(5, 2)]);
+  safety.committed([entry(4, 1)], 1);
+  safety.committed([entry(5, 2)], 2);
   const log = (terms: Record<number, number>, snapshotIndex = 0) => ({ term: (i: number) => terms[i], snapshotIndex });
   safety.checkLeaderCompleteness("n1", 3, log({ 4: 1, 5: 2, 6: 3 }));
   safety.checkLeaderCompleteness("n1", 3, log({ 6: 3 }, 5)); // compacted into a snapshot: fine
@@ -62,6 +63,17 @@ test("leader completeness (§5.4): a leader missing an entry committed in an ear
   throwsViolation("leader-completeness", () => safety.checkLeaderCompleteness("n2", 3, log({ 4: 1, 5: 3 })));
   // A stale leader of term 2 need not hold what was committed in term 2 or later.
   safety.checkLeaderCompleteness("n3", 2, log({ 4: 1 }));
+});
+
+test("leader completeness: an old entry committed by a later leader binds only the leaders after that one", () => {
+  const safety = new SafetyChecker();
+  const log = (terms: Record<number, number>) => ({ term: (i: number) => terms[i], snapshotIndex: 0 });
+  // The leader of term 16 commits an entry of term 9 (with its own entry after it).
+  safety.committed([entry(9, 9), entry(10, 16)], 16);
+  // A stale leader of term 14, elected by votes cast before term 16, may lack both.
+  safety.checkLeaderCompleteness("n3", 14, log({ 9: 14 }));
+  throwsViolation("leader-completeness", () => safety.checkLeaderCompleteness("n3", 17, log({ 9: 14 })));
+  safety.checkLeaderCompleteness("n1", 17, log({ 9: 9, 10: 16 }));
 });
 
 test("state machine safety (§5.4.3): different entries applied at one index, gaps, and bad snapshots are reported", () => {

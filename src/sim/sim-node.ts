@@ -270,7 +270,7 @@ export class SimNode {
       this.note(`becomes ${this.role} in term ${status.term}${ready.softState.leaderId ? ` (leader ${ready.softState.leaderId})` : ""}`);
       if (status.role === "leader") this.leaderDetected(status.term);
     }
-    if (ready.committedEntries.length > 0) this.env.safety.committed(ready.committedEntries);
+    if (ready.committedEntries.length > 0) this.env.safety.committed(ready.committedEntries, core.status().term);
     const crash = this.crashAfterLeaderCommit;
     if (crash && this.role === "leader" && ready.committedEntries.length > 0) {
       // The leader decided a commit and dies before telling anyone: the moment the

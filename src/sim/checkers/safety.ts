@@ -37,8 +37,12 @@ export class SafetyChecker {
   private readonly appliedAt = new Map<number, AppliedRecord>();
   /** "voter@term" -> the candidate that voter granted its vote to. */
   private readonly votes = new Map<string, NodeId>();
-  /** term -> highest index known committed with that term. */
-  private readonly committedByTerm = new Map<number, number>();
+  /**
+   * The term a commit was reported in (the reporting node's current term, at
+   * least the term of the leader that committed) -> the highest index reported
+   * committed then, with that entry's own term.
+   */
+  private readonly committedInTerm = new Map<number, { readonly index: number; readonly entryTerm: number }>();
   leadersSeen = 0;
   highestCommitted = 0;
 
@@ -70,10 +74,10 @@ export class SafetyChecker {
   checkLeaderCompleteness(nodeId: NodeId, term: number, log: LeaderLogView): void {
     let index = 0;
     let indexTerm = 0;
-    for (const [committedTerm, committedIndex] of this.committedByTerm) {
-      if (committedTerm < term && committedIndex > index) {
-        index = committedIndex;
-        indexTerm = committedTerm;
+    for (const [reportedTerm, committed] of this.committedInTerm) {
+      if (reportedTerm < term && committed.index > index) {
+        index = committed.index;
+        indexTerm = committed.entryTerm;
       }
     }
     if (index === 0 || index <= log.snapshotIndex) return;
@@ -81,16 +85,21 @@ export class SafetyChecker {
     if (found !== indexTerm) {
       throw new Violation(
         "leader-completeness",
-        `${nodeId} leads term ${term} but its log has ${found === undefined ? "no entry" : `term ${found}`} at ${index}, committed with term ${indexTerm}`,
+        `${nodeId} leads term ${term} but its log has ${found === undefined ? "no entry" : `term ${found}`} at ${index}, where an entry of term ${indexTerm} was committed before term ${term}`,
       );
     }
   }
 
-  /** Entries a node reports as committed (in a Ready); they feed leader completeness. */
-  committed(entries: readonly Entry[]): void {
+  /**
+   * Entries a node reports as committed (in a Ready) while in `reporterTerm`;
+   * they feed leader completeness. An old entry committed by a later leader
+   * binds only the leaders after that one (§5.4.2): a stale leader of a term
+   * in between may lack it.
+   */
+  committed(entries: readonly Entry[], reporterTerm: number): void {
     for (const entry of entries) {
-      const known = this.committedByTerm.get(entry.term);
-      if (known === undefined || entry.index > known) this.committedByTerm.set(entry.term, entry.index);
+      const known = this.committedInTerm.get(reporterTerm);
+      if (known === undefined || entry.index > known.index) this.committedInTerm.set(reporterTerm, { index: entry.index, entryTerm: entry.term });
       if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
     }
   }
