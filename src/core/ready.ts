@@ -33,7 +33,9 @@ export interface ConfChangeResult {
  * 2. install `snapshot`, then append `entries` (replacing any suffix from entries[0].index),
  *    then store `hardState` — all durably;
  * 3. only then send `messagesAfterPersist` (vote grants and append acknowledgements depend on it);
- * 4. apply `committedEntries` in order, deliver `readStates` and `confChangeResults`;
+ * 4. apply `committedEntries` in order (they are already durable here, and never come with a
+ *    snapshot, so applying may start in parallel with step 2), deliver `readStates` and
+ *    `confChangeResults`;
  * 5. call advance(ready).
  * A "snapshot" message names its snapshot by index: send that one's data, or, if a
  * newer local snapshot has replaced it meanwhile, call reportSnapshot(peer, false)

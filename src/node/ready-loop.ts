@@ -84,11 +84,14 @@ export class ReadyLoop {
     const hardState = ready.hardState;
     const saved = storage.meta.hardState;
     if (hardState !== null && (hardState.term !== saved.term || hardState.vote !== saved.vote)) writes.push(storage.meta.save(hardState));
+    // Committed entries handed out are already on this node's disk (the core gives none past its
+    // stable index, none beside a snapshot): they apply while this Ready's writes flush, so an
+    // answer never waits for the fsync of the batch behind it.
+    fsm.enqueueEntries(ready.committedEntries);
     await Promise.all(writes);
     if (!this.host.active()) return; // stopping: the Ready stays unacknowledged, nothing after it may happen
     this.host.send(ready.messagesAfterPersist);
     if (ready.snapshot !== null) fsm.enqueueSnapshotLoad(ready.snapshot);
-    fsm.enqueueEntries(ready.committedEntries);
     for (const state of ready.readStates) this.host.reads.onReadState(state, fsm.appliedIndex);
     for (const result of ready.confChangeResults) this.host.confChanges.onResult(result, (index) => core.term(index));
     core.advance(ready);

@@ -261,7 +261,7 @@ export class SimNode {
     this.env.queue.after(this.env.tickMs + jitterMs, () => this.tickLoop(incarnation));
   }
 
-  /** Step 1 of the contract: what leaves before the disk write. */
+  /** Steps 1 and 4 of the contract: what leaves, and what applies, before the disk write. */
   private readyTaken(ready: Ready): void {
     const core = this.core!;
     if (ready.softState && ready.softState.role !== this.role) {
@@ -280,6 +280,8 @@ export class SimNode {
       if (!this.core) return; // the fault may decline (too many members down already): then all goes on
     }
     for (const message of ready.messages) this.send(message);
+    // Committed entries are on this node's disk already: they apply while the write goes on.
+    this.applyEntries(ready.committedEntries);
     const leadership = this.onLeadership;
     if (leadership && this.role === "leader") {
       this.onLeadership = null;
@@ -331,7 +333,7 @@ export class SimNode {
     this.env.safety.persisted(this.id, termBefore, entries, digestEntry);
   }
 
-  /** Steps 2–5 of the contract, once the disk write is done. */
+  /** Steps 2, 3 and 5 of the contract, and the rest of 4, once the disk write is done. */
   private completeReady(ready: Ready): void {
     const core = this.core!;
     if (ready.snapshot) this.installSnapshot(ready.snapshot);
@@ -343,7 +345,6 @@ export class SimNode {
       this.commitIndex = ready.hardState.commit;
     }
     for (const message of ready.messagesAfterPersist) this.send(message);
-    this.applyEntries(ready.committedEntries);
     for (const r of ready.readStates) this.reads.answered(r.context, r.index, r.error, this.stateMachine.applied);
     for (const result of ready.confChangeResults) this.confChangeResult(result);
     this.inflight = null;
