@@ -74,6 +74,8 @@ test("tcp: bad peers get a clear error frame and a closed connection; the transp
       ["unknown peer", [hello(), encodeRaft("g1", heartbeat("127.0.0.1:1", `${address}:5`, 1))], "EINVAL", /group "g1" has no peer .*:5/],
       ["frame before the handshake", [encodeFrame(FrameKind.Request, Buffer.alloc(0))], "ECORRUPT", /expected a handshake first, got a Request frame/],
       ["an HTTP client", [Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")], "ECORRUPT", /exceeds maxFrameBytes/],
+      // The start of a TLS ClientHello (found by the fuzz: a random two-byte stream).
+      ["a TLS client", [Buffer.from([0x16, 0x03])], "EAUTH", /opened a TLS connection and this process runs without TLS/],
       ["wrong magic", [hello({ magic: 0x12345678 })], "ECORRUPT", /magic is 0x12345678.*not a tsraft transport/],
       ["newer protocol version", [hello({ version: PROTOCOL_VERSION + 1 })], "EINVAL", /protocol version 2 is not supported here \(this process speaks version 1\)/],
       ["other cluster", [hello({ clusterName: "staging" })], "EPERM", /cluster name "staging" does not match this process's "test"/],
