@@ -133,6 +133,16 @@ test("a leader woken because its followers died stays awake until check-quorum d
   assert.notEqual(c.core("a").status().role, "leader");
 });
 
+test("followers that die while the leader is still awake do not let it quiesce on their last answers: check-quorum deposes it", () => {
+  const c = quiescedCluster();
+  c.propose("a", "x"); // awake, and every follower answered just now
+  assert.equal(c.core("a").quiesced, false);
+  c.isolate(["a"]);
+  c.core("a").wake(false); // the liveness watch reports them gone before the leader's next quiesce check
+  run(c, ["a"], 3 * E);
+  assert.notEqual(c.core("a").status().role, "leader");
+});
+
 test("a quiesced leader skips check-quorum, and once woken steps down when cut off", () => {
   const c = quiescedCluster();
   c.isolate(["a"]);

@@ -226,11 +226,18 @@ export class Leadership {
     return this.quiescedFlag;
   }
 
-  /** Back to heartbeats (and check-quorum) at once: there is work, or a peer process came or went. */
-  wake(): void {
+  /**
+   * Back to heartbeats (and check-quorum) at once: there is work, or (with
+   * `peerEvent`) a peer process came or went. A peer event counts even while
+   * awake: whoever was heard from before it must be heard from again before
+   * the group quiesces, or a peer that died just before would still count.
+   */
+  wake(peerEvent = false): void {
+    // After a peer event, only answers from the next tick on count: one in this tick may have left before it.
+    if (peerEvent) this.wokeAtTick = this.host.now + 1;
     if (!this.quiescedFlag) return;
     this.quiescedFlag = false;
-    this.wokeAtTick = this.host.now;
+    if (!peerEvent) this.wokeAtTick = this.host.now;
     this.heartbeatElapsed = 0;
     this.electionElapsed = 0;
     this.broadcastHeartbeat(false);

@@ -161,14 +161,15 @@ export class RaftCore {
   }
 
   /**
-   * The runtime saw a peer process go down or come back. A quiesced leader
-   * resumes heartbeats (and check-quorum); a quiesced follower resumes its
-   * election timer, and when `leaderSuspected` (the leader's process is down)
-   * campaigns within one election timeout rather than two.
+   * The runtime saw a peer process go down or come back; it says so whether or
+   * not this core is quiesced. A leader resumes heartbeats (and check-quorum)
+   * and quiesces again only once a quorum answers after this; a quiesced
+   * follower resumes its election timer, and when `leaderSuspected` (the
+   * leader's process is down) campaigns within one election timeout rather than two.
    */
   wake(leaderSuspected: boolean): void {
     if (this.leadership) {
-      this.leadership.wake();
+      this.leadership.wake(true);
       return;
     }
     if (!this.followerQuiesced) return;

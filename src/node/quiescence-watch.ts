@@ -63,10 +63,12 @@ export class QuiescenceWatch {
   }
 
   private onPeerEvent(address: string, event: LivenessEvent): void {
-    if (!this.watched.has(address) || !this.core.quiesced) return;
+    if (!this.watched.has(address)) return;
     const leader = this.core.leaderId;
     const leaderSuspected = event !== "up" && leader !== null && leader !== this.core.id && parsePeerId(leader).address === address;
+    // Told even when awake: a leader about to quiesce must not count a peer that just died.
+    const wasQuiesced = this.core.quiesced;
     this.core.wake(leaderSuspected);
-    this.woke(`the process at ${address} ${event === "down" ? "stopped answering" : event === "up" ? "answers again" : "restarted"}`);
+    if (wasQuiesced) this.woke(`the process at ${address} ${event === "down" ? "stopped answering" : event === "up" ? "answers again" : "restarted"}`);
   }
 }

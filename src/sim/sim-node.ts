@@ -151,12 +151,12 @@ export class SimNode {
     this.env.topologyChanged();
   }
 
-  /** The runtime's liveness watch saw `peer`'s process go (or come back): a quiesced core wakes. */
+  /** The runtime's liveness watch saw `peer`'s process go (or come back): the core hears of it, quiesced or not. */
   peerLivenessChanged(peer: NodeId, reachable: boolean): void {
     const core = this.core;
-    if (!core?.quiesced) return;
+    if (!core) return;
     const leaderSuspected = !reachable && core.status().leaderId === peer;
-    this.note(`wakes: ${peer} ${reachable ? "is reachable again" : "is unreachable"}${leaderSuspected ? " (the leader)" : ""}`);
+    if (core.quiesced) this.note(`wakes: ${peer} ${reachable ? "is reachable again" : "is unreachable"}${leaderSuspected ? " (the leader)" : ""}`);
     core.wake(leaderSuspected);
     this.pump();
   }
