@@ -30,8 +30,8 @@ interface ProxiedConnection {
 export class FaultProxy {
   private readonly connections = new Set<ProxiedConnection>();
   private blockedSenders = new Set<string>();
-  /** Connections accepted, and those cut or held by a partition, since start. */
-  readonly counts = { accepted: 0, cut: 0, held: 0 };
+  /** Open connections a partition cut, since start. */
+  cutConnections = 0;
 
   private constructor(
     private readonly server: net.Server,
@@ -71,7 +71,6 @@ export class FaultProxy {
       downstream.destroy();
       return;
     }
-    this.counts.accepted++;
     downstream.setNoDelay(true);
     const connection: ProxiedConnection = { downstream, upstream: null, sender: null };
     this.connections.add(connection);
@@ -85,7 +84,6 @@ export class FaultProxy {
       downstream.off("data", readHello);
       connection.sender = sender;
       if (sender !== "" && this.blockedSenders.has(sender)) {
-        this.counts.held++;
         downstream.on("data", () => {});
         return;
       }
@@ -109,7 +107,7 @@ export class FaultProxy {
 
   private drop(connection: ProxiedConnection, cut: boolean): void {
     if (!this.connections.delete(connection)) return;
-    if (cut) this.counts.cut++;
+    if (cut) this.cutConnections++;
     connection.downstream.destroy();
     connection.upstream?.destroy();
   }

@@ -107,16 +107,15 @@ export async function runNemesis(options: NemesisRunOptions): Promise<{ summary:
     if (check.linearizable !== true) problems.push(`history not linearizable (${String(check.linearizable)}):\n${check.excerpt ?? ""}`);
     for (const write of lost) problems.push(`lost acknowledged write: ${JSON.stringify(write)}`);
     problems.push(...lockViolations);
-    const count = (status: string): number => workload.history.filter((op) => op.status === status).length;
     const summary: NemesisSummary = {
       nemesis: options.nemesis,
       nodes: options.nodes,
       seed: options.seed,
       faults,
-      ops: workload.history.length,
-      ok: count("ok"),
-      fail: count("fail"),
-      info: count("info"),
+      ops: check.counts.total,
+      ok: check.counts.ok,
+      fail: check.counts.fail,
+      info: check.counts.info,
       linearizable: check.linearizable,
       lostAcknowledgedWrites: lost.length,
       lockTokenViolations: lockViolations.length,
