@@ -13,7 +13,7 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { CliService } from "../src/cli/cli-service.js";
 import type { Message } from "../src/core/messages.js";
 import { EntryType, type NodeId } from "../src/core/types.js";
@@ -27,7 +27,7 @@ import { encodeFrame, FrameDecoder, FrameKind, type Frame } from "../src/transpo
 import { decodeError, encodeHello, encodeRaft, PROTOCOL_MAGIC, PROTOCOL_VERSION } from "../src/transport/protocol.js";
 import { refusalLogger } from "../src/transport/refusal-log.js";
 import { TcpTransport, type TcpTransportOptions, type TlsOptions } from "../src/transport/tcp-transport.js";
-import { TestCertificates } from "./support/certificates.js";
+import { clusterAndRogueIdentities } from "./support/certificates.js";
 import { freePorts } from "./support/kv-cluster.js";
 import { waitFor } from "./support/node-cluster.js";
 import { eventually, heartbeat, raftCode, TEST_TIMEOUT_MS, transportContract } from "./support/transport-contract.js";
@@ -37,17 +37,7 @@ const OTHER_SECRET = randomBytes(32).toString("hex");
 const CLUSTER = "auth-test";
 const GROUP = "kv";
 
-let certificates: TestCertificates;
-let trusted: TlsOptions;
-let rogue: TlsOptions;
-
-before(() => {
-  certificates = TestCertificates.create();
-  trusted = certificates.identity("cluster");
-  rogue = certificates.identity("rogue");
-});
-
-after(() => certificates.remove());
+const identities = clusterAndRogueIdentities();
 
 function start(options: Partial<TcpTransportOptions> = {}): Promise<TcpTransport> {
   return TcpTransport.start({ clusterName: CLUSTER, listen: { host: "127.0.0.1", port: 0 }, reconnectMinDelayMs: 20, reconnectMaxDelayMs: 200, ...options });
@@ -278,9 +268,9 @@ test("secret: a short or malformed secret is refused at start with the command t
 });
 
 test("tls: a client certificate from another CA is refused by the server, on both sides with EAUTH", { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { server, delivered, served, errors } = await recordingServer({ tls: trusted });
+  const { server, delivered, served, errors } = await recordingServer({ tls: identities.trusted });
   // It trusts the cluster's CA (so it accepts the server), but its own certificate comes from another.
-  const impostor = await start({ tls: { ...rogue, ca: Buffer.concat([rogue.ca as Buffer, trusted.ca as Buffer]) } });
+  const impostor = await start({ tls: { ...identities.rogue, ca: Buffer.concat([identities.rogue.ca as Buffer, identities.trusted.ca as Buffer]) } });
   try {
     impostor.sendRaft(GROUP, voteRequest(`${impostor.localAddress}:0`, `${server.localAddress}:0`, 100));
     await assert.rejects(impostor.request(server.localAddress!, "echo", Buffer.from("x")), raftCode("EAUTH", /refused our certificate; check that --tls-cert is signed by the CA the peer trusts/));
@@ -467,9 +457,9 @@ test("a cluster with a secret: a process with another secret or none cannot vote
   ]));
 
 test("a cluster with mutual TLS: a process with a certificate from another CA, or without TLS, cannot vote, append, install a snapshot, use the CLI service or the KV data", { timeout: 30_000 }, () =>
-  intrudersAreRefused({ tls: trusted }, [
-    { what: "a certificate from another CA", credentials: { tls: { ...rogue, ca: Buffer.concat([rogue.ca as Buffer, trusted.ca as Buffer]) } }, codes: ["EAUTH"], pattern: /refused our certificate/ },
-    { what: "a certificate it does not trust", credentials: { tls: rogue }, codes: ["EAUTH"], pattern: /certificate is not trusted/ },
+  intrudersAreRefused({ tls: identities.trusted }, [
+    { what: "a certificate from another CA", credentials: { tls: { ...identities.rogue, ca: Buffer.concat([identities.rogue.ca as Buffer, identities.trusted.ca as Buffer]) } }, codes: ["EAUTH"], pattern: /refused our certificate/ },
+    { what: "a certificate it does not trust", credentials: { tls: identities.rogue }, codes: ["EAUTH"], pattern: /certificate is not trusted/ },
     // A TLS listener cannot answer a plain client in plain text; it closes, and the client is told what that may mean.
     { what: "no TLS", credentials: {}, codes: ["EAGAIN", "ETIMEDOUT"], pattern: /closed by the peer before the handshake completed \(a peer that requires TLS closes a connection without it\)/ },
   ]));

@@ -1,28 +1,18 @@
 /** Mutual TLS, with certificates made for this run (see support/certificates.ts). */
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import { RaftError } from "../src/errors.js";
 import type { Message } from "../src/core/messages.js";
 import { encodeHello, PROTOCOL_MAGIC, PROTOCOL_VERSION } from "../src/transport/protocol.js";
-import { TcpTransport, type TcpTransportOptions, type TlsOptions } from "../src/transport/tcp-transport.js";
-import { TestCertificates } from "./support/certificates.js";
+import { TcpTransport, type TcpTransportOptions } from "../src/transport/tcp-transport.js";
+import { clusterAndRogueIdentities } from "./support/certificates.js";
 import { eventually, heartbeat, raftCode, TEST_TIMEOUT_MS, transportContract } from "./support/transport-contract.js";
 
-let certificates: TestCertificates;
-let trusted: TlsOptions;
-let rogue: TlsOptions;
-
-before(() => {
-  certificates = TestCertificates.create();
-  trusted = certificates.identity("cluster");
-  rogue = certificates.identity("rogue");
-});
-
-after(() => certificates.remove());
+const identities = clusterAndRogueIdentities();
 
 function start(options: Partial<TcpTransportOptions> = {}): Promise<TcpTransport> {
-  return TcpTransport.start({ clusterName: "test", listen: { host: "127.0.0.1", port: 0 }, reconnectMinDelayMs: 20, tls: trusted, ...options });
+  return TcpTransport.start({ clusterName: "test", listen: { host: "127.0.0.1", port: 0 }, reconnectMinDelayMs: 20, tls: identities.trusted, ...options });
 }
 
 transportContract("tls", { create: (overrides) => start(overrides) });
@@ -32,7 +22,7 @@ test("tls: peers without a certificate from the cluster's CA are refused; the ot
   const server = await start({ onError: (error) => serverErrors.push(error) });
   const friend = await start();
   // Its own CA trusts the server's certificate, but the server does not trust its certificate.
-  const impostor = await start({ tls: { ...rogue, ca: Buffer.concat([rogue.ca as Buffer, trusted.ca as Buffer]) } });
+  const impostor = await start({ tls: { ...identities.rogue, ca: Buffer.concat([identities.rogue.ca as Buffer, identities.trusted.ca as Buffer]) } });
   const plain = await start({ tls: undefined });
   try {
     const address = server.localAddress!;
@@ -49,7 +39,7 @@ test("tls: peers without a certificate from the cluster's CA are refused; the ot
     await eventually("the server to report the plain-text client", () => serverErrors.length > errorsBefore);
 
     // A client with no certificate at all.
-    const naked = tls.connect({ host: "127.0.0.1", port: Number(address.split(":")[1]), ca: trusted.ca, rejectUnauthorized: true });
+    const naked = tls.connect({ host: "127.0.0.1", port: Number(address.split(":")[1]), ca: identities.trusted.ca, rejectUnauthorized: true });
     // Had the server let it in, this handshake would be answered at once.
     naked.write(encodeHello({ magic: PROTOCOL_MAGIC, version: PROTOCOL_VERSION, clusterName: "test", senderAddress: "" }));
     const nakedOutcome = await new Promise<string>((resolve) => {
@@ -70,7 +60,7 @@ test("tls: peers without a certificate from the cluster's CA are refused; the ot
 });
 
 test("tls: the client checks the server's certificate too", { timeout: TEST_TIMEOUT_MS }, async () => {
-  const server = await start({ tls: rogue });
+  const server = await start({ tls: identities.rogue });
   const client = await start();
   try {
     server.handle("ok", async (payload) => payload);
@@ -81,5 +71,5 @@ test("tls: the client checks the server's certificate too", { timeout: TEST_TIME
 });
 
 test("tls: unusable certificate options are refused at start", async () => {
-  await assert.rejects(start({ tls: { ...trusted, key: "not a key" } }), raftCode("EINVAL", /tls options are unusable/));
+  await assert.rejects(start({ tls: { ...identities.trusted, key: "not a key" } }), raftCode("EINVAL", /tls options are unusable/));
 });

@@ -4,6 +4,7 @@
  * that is not tested is TLS that does not work.
  */
 import { execFileSync } from "node:child_process";
+import { after, before } from "node:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,4 +50,20 @@ export class TestCertificates {
       throw new Error(`openssl ${args.join(" ")} failed: ${String((error as { stderr?: Buffer }).stderr ?? error)}`);
     }
   }
+}
+
+/**
+ * For a test file: a cluster identity and a rogue one (signed by another CA),
+ * made before its tests and removed after. Read the fields inside tests.
+ */
+export function clusterAndRogueIdentities(): { trusted: Identity; rogue: Identity } {
+  const identities = {} as { trusted: Identity; rogue: Identity };
+  let certificates: TestCertificates | null = null;
+  before(() => {
+    certificates = TestCertificates.create();
+    identities.trusted = certificates.identity("cluster");
+    identities.rogue = certificates.identity("rogue");
+  });
+  after(() => certificates?.remove());
+  return identities;
 }
