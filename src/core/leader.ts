@@ -336,7 +336,11 @@ export class Leadership {
 
   private answerRead(context: string, index: number, error: RaftErrorCode | null, to: NodeId | null): void {
     if (to === null || to === this.host.id) this.host.deliverReadState({ context, index, error });
-    else this.host.send({ type: "readIndexResp", from: this.host.id, to, term: this.host.term, context, index, error });
+    else {
+      this.host.send({ type: "readIndexResp", from: this.host.id, to, term: this.host.term, context, index, error });
+      const pr = this.progress.get(to);
+      if (pr !== undefined && error === null) pr.commitWanted = Math.max(pr.commitWanted, index); // the follower applies up to index before it reads
+    }
   }
 
   // ---------------------------------------------------------------- commitment
@@ -460,15 +464,22 @@ export class Leadership {
 
   // ---------------------------------------------------------------- sending
 
-  /** Work deferred so that many inputs share one round of messages: appends, commit news, read rounds. */
+  /**
+   * Work deferred so that many inputs share one round of messages: appends, probes, commit news,
+   * read rounds. A follower in probe gets an append even without entries: the leader must learn
+   * where its log ends. Without immediateCommitNews, news of a commit alone waits for the next
+   * append or heartbeat, unless a follower's read waits on it.
+   */
   flush(): void {
     if (this.reads.needsBroadcast()) this.broadcastHeartbeat(false);
     const committed = this.host.log.committed;
+    const immediate = this.host.options.immediateCommitNews;
     for (const [id, pr] of this.progress) {
       while (this.sendAppend(id, pr, false)) {
         // as much as the in-flight window allows
       }
-      if (pr.sentCommit < committed) this.sendAppend(id, pr, true);
+      const commitNews = pr.sentCommit < (immediate ? committed : Math.min(pr.commitWanted, committed));
+      if (commitNews || pr.state === "probe") this.sendAppend(id, pr, true);
     }
   }
 

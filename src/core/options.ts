@@ -39,6 +39,13 @@ export interface CoreOptions {
    * would otherwise never notice that its leader died.
    */
   quiesce: boolean;
+  /**
+   * A leader tells followers of each commit at once, with an empty append if no entries go (true),
+   * or lets the news ride on the next append or heartbeat, within heartbeatTicks (false). False
+   * halves the frames of a lone write; a follower then applies up to a heartbeat later, except
+   * for its own reads, whose commit index the leader always sends at once.
+   */
+  immediateCommitNews: boolean;
 }
 
 export const DEFAULT_CORE_OPTIONS: CoreOptions = {
@@ -58,6 +65,7 @@ export const DEFAULT_CORE_OPTIONS: CoreOptions = {
   priorityOf: () => -1,
   priorityDecayGap: 10,
   quiesce: false,
+  immediateCommitNews: true,
 };
 
 /** Fills defaults and refuses combinations that would be unsafe or meaningless. */
@@ -88,6 +96,9 @@ export function resolveCoreOptions(partial: Partial<CoreOptions> = {}): CoreOpti
       "EINVAL",
       `heartbeatTicks (${options.heartbeatTicks}) must be below electionTicks (${options.electionTicks}); a tenth is usual`,
     );
+  }
+  if (typeof options.immediateCommitNews !== "boolean") {
+    throw new RaftError("EINVAL", `option immediateCommitNews must be true or false, got ${String(options.immediateCommitNews)}`);
   }
   if (options.readOnly !== "safe" && options.readOnly !== "lease") {
     throw new RaftError("EINVAL", `option readOnly must be "safe" or "lease", got ${String(options.readOnly)}`);

@@ -80,6 +80,8 @@ export class Progress {
   ackedSentTick = Number.MIN_SAFE_INTEGER;
   /** The commit index last sent to this follower. */
   sentCommit = 0;
+  /** A commit index the follower waits for (a read it asked for): sent at the next flush even without entries. */
+  commitWanted = 0;
   readonly inflights = new Inflights();
 
   constructor(next: number) {

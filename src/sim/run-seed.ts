@@ -148,6 +148,6 @@ function describeCoreOptions(s: Scenario): string {
   return (
     `preVote ${o.preVote}, checkQuorum ${o.checkQuorum}, reads ${o.readOnly}, per append ${o.maxEntriesPerAppend} entries/${o.maxBytesPerAppend} B, ` +
     `inflight ${o.maxInflightAppends}/${o.maxInflightBytes} B, uncommitted ${o.maxUncommittedBytes} B, pending reads ${o.maxPendingReads}, ` +
-    `catch-up margin ${o.catchupMargin}${o.priorityOf ? ", priorities" : ""}${o.quiesce ? ", quiesce (clients pause)" : ""}`
+    `catch-up margin ${o.catchupMargin}${o.priorityOf ? ", priorities" : ""}${o.quiesce ? ", quiesce (clients pause)" : ""}${o.immediateCommitNews ? ", immediate commit news" : ""}`
   );
 }

@@ -79,6 +79,7 @@ function drawCoreOptions(random: SeededRandom, leaderChurn: boolean): Partial<Co
     catchupMargin: random.pick([0, 5, 1000]),
     // Idle groups stop heartbeating; the cluster models the liveness watch that wakes them.
     quiesce: random.chance(0.3),
+    immediateCommitNews: random.chance(0.3),
   };
   if (random.chance(0.15)) {
     // Election priorities (never 0, which would forbid leading and could leave no candidate).
