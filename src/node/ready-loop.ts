@@ -71,6 +71,10 @@ export class ReadyLoop {
     const { core, storage, fsm } = this.host;
     if (ready.softState !== null) this.host.onSoftState(ready.softState);
     this.host.send(ready.messages);
+    // The transport writes this turn's sends on the next tick; the log write below blocks this
+    // thread for the pwrite, so let the leader's appends leave first: a commit waits for the
+    // followers' flush more than for ours.
+    if (ready.messages.length > 0 && ready.entries.length > 0) await nextTick();
     const writes: Promise<void>[] = [];
     if (ready.snapshot !== null) {
       // Published in the snapshot store before its message was stepped; the log now starts after it.
@@ -85,16 +89,27 @@ export class ReadyLoop {
     const saved = storage.meta.hardState;
     if (hardState !== null && (hardState.term !== saved.term || hardState.vote !== saved.vote)) writes.push(storage.meta.save(hardState));
     // Committed entries handed out are already on this node's disk (the core gives none past its
-    // stable index, none beside a snapshot): they apply while this Ready's writes flush, so an
-    // answer never waits for the fsync of the batch behind it.
-    fsm.enqueueEntries(ready.committedEntries);
+    // stable index, none beside a snapshot), so they may apply while this Ready's writes flush: a
+    // leader's answers then never wait for the fsync of the batch behind them. But applying holds
+    // this thread, and a follower's acknowledgement, which the leader's commit waits for, would
+    // wait behind it: a Ready that acknowledges applies after it has sent its answers.
+    const acknowledges = ready.messagesAfterPersist.length > 0;
+    if (!acknowledges) fsm.enqueueEntries(ready.committedEntries);
     await Promise.all(writes);
     if (!this.host.active()) return; // stopping: the Ready stays unacknowledged, nothing after it may happen
     this.host.send(ready.messagesAfterPersist);
+    if (acknowledges) {
+      await nextTick(); // the transport writes the answers on the next tick: before the apply
+      fsm.enqueueEntries(ready.committedEntries);
+    }
     if (ready.snapshot !== null) fsm.enqueueSnapshotLoad(ready.snapshot);
     for (const state of ready.readStates) this.host.reads.onReadState(state, fsm.appliedIndex);
     for (const result of ready.confChangeResults) this.host.confChanges.onResult(result, (index) => core.term(index));
     core.advance(ready);
     await fsm.whenRoom(); // back-pressure from a slow state machine
   }
+}
+
+function nextTick(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
 }
