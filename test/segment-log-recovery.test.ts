@@ -1,7 +1,9 @@
 /**
- * Recovery at open: a torn, cut, zeroed or garbled tail of the last segment is
- * cut off with a warning and every earlier entry is kept; damage before the
- * tail is ECORRUPT naming the file (and the offset), and nothing is deleted.
+ * Recovery at open: a torn, cut, partly zeroed or garbled tail of the last
+ * segment is cut off with a warning and every earlier entry is kept; zeros
+ * from a record boundary on are the segment's end, as preallocation leaves
+ * them. Damage before the tail is ECORRUPT naming the file (and the offset),
+ * and nothing is deleted.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -84,18 +86,65 @@ test("a last record cut at any byte is dropped with a warning; every earlier ent
   }
 });
 
-test("a zeroed tail (inside the last record, or zeros past the end) is dropped with a warning", async () => {
+test("zeros from inside the last record on are a torn tail, dropped with a warning; zeros from a record boundary on are the end", async () => {
   const { dir, segments } = await writtenLog();
   const last = segments.at(-1)!;
   const original = fs.readFileSync(last);
   const recordStart = original.length - lastRecordBytes;
   try {
-    for (let from = recordStart; from < original.length; from += 3) {
+    for (let from = recordStart + 1; from < original.length; from += 3) {
       const damaged = Buffer.concat([original, Buffer.alloc(512)]);
       damaged.fill(0, from);
       fs.writeFileSync(last, damaged);
-      await expectTornTail(dir, from === recordStart ? "zeroed bytes" : path.basename(last));
+      await expectTornTail(dir, path.basename(last));
     }
+    // What preallocation leaves, or a crash that lost an unflushed append: no warning, nothing lost before it.
+    const zeroedRecord = Buffer.concat([original, Buffer.alloc(512)]).fill(0, recordStart);
+    fs.writeFileSync(last, zeroedRecord);
+    const { log, warnings } = await reopen(dir);
+    assert.equal(log.lastIndex(), ENTRIES - 1);
+    assert.deepEqual(warnings, []);
+    await log.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test("preallocation: the segment being appended to is extended with zeros, cut back on roll and close, and a crash's zeros reopen cleanly", async () => {
+  const dir = tempDir("prealloc");
+  try {
+    const log = await SegmentLog.open(dir, { maxSegmentBytes: SEGMENT_BYTES });
+    await log.append(makeEntries(1, 3, 1));
+    const sizes = (): number[] => fs.readdirSync(dir).filter((name) => name.endsWith(".seg")).sort().map((name) => fs.statSync(path.join(dir, name)).size);
+    assert.deepEqual(sizes(), [SEGMENT_BYTES], "the open segment is extended");
+    for (let i = 4; i <= ENTRIES; i += 5) await log.append(makeEntries(i, 5, 1));
+    const open = sizes();
+    assert.ok(open.length >= 3);
+    assert.equal(open.at(-1), SEGMENT_BYTES);
+    assert.ok(open.slice(0, -1).every((size) => size < SEGMENT_BYTES), `rolled segments are cut back: ${open.join()}`);
+    // A copy taken now is what a kill -9 leaves: the last segment still holds its zeros.
+    const crashed = tempDir("prealloc-crash");
+    for (const name of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, name), path.join(crashed, name));
+    await log.close();
+    assert.ok(sizes().at(-1)! < SEGMENT_BYTES, "close cuts the last segment back to its records");
+    const warnings: string[] = [];
+    const reopened = await SegmentLog.open(crashed, { maxSegmentBytes: SEGMENT_BYTES, logger: warningsInto(warnings) });
+    assert.deepEqual(readModel(reopened), { first: 1, terms: Array<number>(ENTRIES + 3).fill(1) });
+    assert.deepEqual(warnings, []);
+    await reopened.append(makeEntries(ENTRIES + 4, 1, 2));
+    await reopened.close();
+    const again = await SegmentLog.open(crashed, { maxSegmentBytes: SEGMENT_BYTES });
+    assert.equal(modelLast(readModel(again)), ENTRIES + 4);
+    await again.close();
+    // A crash between starting a segment and cutting back the one before leaves zeros there too.
+    const first = path.join(crashed, fs.readdirSync(crashed).filter((name) => name.endsWith(".seg")).sort()[0]!);
+    fs.appendFileSync(first, Buffer.alloc(100));
+    const padded = await SegmentLog.open(crashed, { maxSegmentBytes: SEGMENT_BYTES });
+    assert.equal(modelLast(readModel(padded)), ENTRIES + 4);
+    await padded.close();
+    fs.appendFileSync(first, Buffer.concat([Buffer.alloc(100), Buffer.from([1])]));
+    await assert.rejects(SegmentLog.open(crashed, { maxSegmentBytes: SEGMENT_BYTES }), (err: unknown) => err instanceof RaftError && err.code === "ECORRUPT");
+    removeDir(crashed);
   } finally {
     removeDir(dir);
   }

@@ -2,8 +2,9 @@
  * Opening a segment log: read the meta file, verify every segment's header and
  * every record's checksum, and rebuild the in-memory index.
  *
- * What a crash can leave is repaired, with a warning: a torn, truncated or
- * zeroed tail of the last segment is cut; segments of an older generation (an
+ * Zeros after a segment's last record are its end (preallocated space, see
+ * segment-files.ts). What a crash can leave is repaired, with a warning: a
+ * torn or truncated tail of the last segment is cut; segments of an older generation (an
  * interrupted reset) or wholly before the first index (an interrupted
  * truncatePrefix) are deleted. Anything else is damage: ECORRUPT naming the
  * file and the byte offset, and nothing is touched. Repairs start only once
@@ -144,17 +145,21 @@ function scanRecords(segment: Segment, buf: Buffer, size: number, isLast: boolea
       offset = check.end;
       continue;
     }
+    // Zeros from a record boundary to the end are space preallocated for appends (segment-files.ts),
+    // or appends a crash lost before their flush: nothing acknowledged. The segment ends here. A
+    // segment before the last may hold such zeros too (a crash before it was cut back); the run
+    // check in verifySegments finds any entry missing between segments.
+    if (isAllZero(buf.subarray(offset, size))) return;
     if (!isLast) throw corrupt(segment.path, offset, `${check.problem}, in a segment that is not the last`);
     const later = findValidRecord(buf, offset + 1, size, expected);
     if (later !== null) {
       throw corrupt(segment.path, offset, `${check.problem}, yet a sound record for index ${later.index} follows at byte offset ${later.offset}, so this is not a torn tail`);
     }
-    const zeroed = isAllZero(buf.subarray(offset, size)) ? "zeroed bytes" : check.problem;
     repairs.tailCut = {
       file: segment.path,
       offset,
       message:
-        `log segment ${segment.path}: cut ${size - offset} bytes at byte offset ${offset} (${zeroed}), the torn tail of a write a crash interrupted; ` +
+        `log segment ${segment.path}: cut ${size - offset} bytes at byte offset ${offset} (${check.problem}), the torn tail of a write a crash interrupted; ` +
         `the log now ends at index ${segment.lastIndex()}.`,
     };
     return;
