@@ -1,6 +1,7 @@
 /** Client sessions: exactly-once retries, forgetting acknowledged results, bounds, eviction and expiry by store time. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { RaftError } from "../src/errors.js";
 import type { WriteCall, WriteOp, WriteResult } from "../src/kv/commands.js";
 import { ClientSessions, type SessionOptions } from "../src/kv/sessions.js";
@@ -126,4 +127,34 @@ test("snapshots() and restore() rebuild the same sessions in the same order", ()
 test("options are checked", () => {
   assert.throws(() => new ClientSessions({ maxSessions: 0 }), /maxSessions must be a positive integer, got 0/);
   assert.throws(() => new ClientSessions({ sessionTtlMs: 1.5 }), /sessionTtlMs must be a positive integer/);
+});
+
+test("model check: the session order is least recently written first, through repeated writers, evictions and a restore", () => {
+  const step = fc.oneof(
+    { weight: 9, arbitrary: fc.constantFrom("a", "b", "c", "d", "e").map((clientId) => ({ kind: "write" as const, clientId })) },
+    { weight: 1, arbitrary: fc.constant({ kind: "restore" as const }) },
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 4 }), fc.array(step, { maxLength: 60 }), (maxSessions, steps) => {
+      let sessions = new ClientSessions({ maxSessions });
+      let model: string[] = [];
+      const seqs = new Map<string, number>();
+      for (const s of steps) {
+        if (s.kind === "restore") {
+          const copy = new ClientSessions({ maxSessions });
+          for (const snapshot of sessions.snapshots()) copy.restore(snapshot);
+          sessions = copy;
+          continue;
+        }
+        const seq = (seqs.get(s.clientId) ?? 0) + 1;
+        seqs.set(s.clientId, seq);
+        sessions.apply({ kind: "write", clientId: s.clientId, seq, firstUnackedSeq: seq, op }, 1000, () => ({ type: "count", value: 0 }));
+        model = model.filter((id) => id !== s.clientId);
+        if (model.length >= maxSessions) model.shift();
+        model.push(s.clientId);
+        assert.deepEqual([...sessions.snapshots()].map((snapshot) => snapshot.clientId), model);
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

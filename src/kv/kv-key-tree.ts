@@ -1,56 +1,83 @@
 /**
  * The ordered maps of the store: byte keys sorted as unsigned bytes, on
- * sorted-btree's B+ tree. Inside, a key is held as a latin1 string (one char
- * per byte): JavaScript orders such strings exactly as the bytes, the engine
- * compares them natively, and a string is owned by the tree without a copy of
- * the caller's buffer. With a byte comparator instead, the tree's sets were
- * the largest share of applying a put in the servers' CPU profiles.
+ * sorted-btree's B+ tree, with a hash index beside it for point reads and
+ * writes. Inside, a key is held as a latin1 string (one char per byte):
+ * JavaScript orders such strings exactly as the bytes, the engine compares
+ * and hashes them natively, and a string is owned by the tree without a copy
+ * of the caller's buffer.
+ *
+ * Both structures share one mutable slot per key, so overwriting a key (the
+ * common write) is a hash lookup and never touches the tree; only a new or
+ * deleted key changes it. In the servers' CPU profiles the tree's sets were
+ * the largest share of applying a put. The index costs a Map entry per key.
  */
 import sortedBtree from "sorted-btree";
 
 // sorted-btree is CommonJS: the class is its default export's `default` (sessions and the watch history use it too).
 export const BTree = sortedBtree.default;
-type StringTree<V> = InstanceType<typeof BTree<string, V>>;
+
+interface Slot<V> {
+  value: V;
+}
+
+/** Plain string order, without the library's default comparator's checks for mixed types. */
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 export class KeyTree<V> {
-  private readonly tree: StringTree<V> = new BTree<string, V>();
+  private readonly tree = new BTree<string, Slot<V>>(undefined, compareStrings);
+  private readonly slots = new Map<string, Slot<V>>();
 
   get size(): number {
-    return this.tree.size;
+    return this.slots.size;
   }
 
   get(key: Uint8Array): V | undefined {
-    return this.tree.get(keyString(key));
+    return this.slots.get(keyString(key))?.value;
   }
 
   has(key: Uint8Array): boolean {
-    return this.tree.has(keyString(key));
+    return this.slots.has(keyString(key));
   }
 
   /** Returns true when the key was new. */
   set(key: Uint8Array, value: V): boolean {
-    return this.tree.set(keyString(key), value);
+    const name = keyString(key);
+    const slot = this.slots.get(name);
+    if (slot !== undefined) {
+      slot.value = value;
+      return false;
+    }
+    const added = { value };
+    this.slots.set(name, added);
+    this.tree.set(name, added);
+    return true;
   }
 
   delete(key: Uint8Array): boolean {
-    return this.tree.delete(keyString(key));
+    const name = keyString(key);
+    if (!this.slots.delete(name)) return false;
+    this.tree.delete(name);
+    return true;
   }
 
   /** In key order, from `lowest` (included) when given. */
   *entries(lowest?: Uint8Array): IterableIterator<[Buffer, V]> {
-    for (const [key, value] of this.tree.entries(lowest === undefined ? undefined : keyString(lowest))) yield [keyBytes(key), value];
+    for (const [key, slot] of this.tree.entries(lowest === undefined ? undefined : keyString(lowest))) yield [keyBytes(key), slot.value];
   }
 
   /** In reverse key order, from `highest` (excluded) when given, else from the last key. */
   *entriesBelow(highest?: Uint8Array): IterableIterator<[Buffer, V]> {
     const pairs = highest === undefined ? this.tree.entriesReversed() : this.tree.entriesReversed(keyString(highest), undefined, true);
-    for (const [key, value] of pairs) yield [keyBytes(key), value];
+    for (const [key, slot] of pairs) yield [keyBytes(key), slot.value];
   }
 
   /** Deletes the keys in [low, high); returns them in key order. */
   deleteRange(low: Uint8Array, high: Uint8Array): Buffer[] {
     const deleted: Buffer[] = [];
     this.tree.editRange(keyString(low), keyString(high), false, (key) => {
+      this.slots.delete(key);
       deleted.push(keyBytes(key));
       return { delete: true };
     });

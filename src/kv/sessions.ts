@@ -67,6 +67,8 @@ export class ClientSessions {
   readonly maxResultBytesPerSession: number;
   /** In least recently written order: a write moves its session to the end. */
   private readonly sessions = new Map<string, Session>();
+  /** The session at the end of `sessions`: the calls of one batch mostly share a session, and it need not move. */
+  private newest: Session | undefined = undefined;
 
   constructor(options: SessionOptions = {}) {
     this.maxSessions = positiveInteger(options.maxSessions ?? DEFAULT_MAX_SESSIONS, "maxSessions");
@@ -133,12 +135,17 @@ export class ClientSessions {
     };
     this.evictForRoom();
     this.sessions.set(session.clientId, session);
+    this.newest = session;
     for (const [seq, result] of snapshot.results) this.remember(session, seq, result);
   }
 
   /** The caller's session, created if needed, moved to the most recent end. */
   private touch(clientId: string, firstUnackedSeq: number, timeMs: number): Session {
     let session = this.sessions.get(clientId);
+    if (session !== undefined && session === this.newest) {
+      session.lastWriteMs = timeMs;
+      return session;
+    }
     if (session === undefined) {
       this.evictForRoom();
       session = { clientId, lastWriteMs: timeMs, forgottenBelowSeq: firstUnackedSeq, results: new BTree<number, WriteResult>(), resultBytes: 0 };
@@ -147,6 +154,7 @@ export class ClientSessions {
       session.lastWriteMs = timeMs;
     }
     this.sessions.set(clientId, session);
+    this.newest = session;
     return session;
   }
 
