@@ -4,17 +4,21 @@
  * loopback with fsync on is loaded with 100,000 keys of 16 bytes and 256-byte
  * values; then, after a warm-up, put is measured with 1, 16 and 256 requests in
  * flight and linearizable get with 256. Each phase prints ops/s, p50/p99/p99.9
- * latency and the CPU of the client and of the servers. The last line is
- * tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
+ * latency and the CPU of the client and of the servers. First it measures
+ * the replication floor (kv/floor.ts): the same round trip without Raft. The
+ * last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
+import { measureFloor } from "./kv/floor.js";
 import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
 import { startTsraft } from "./kv/tsraft-cluster.js";
 
 const KEY_BYTES = 16;
 const VALUE_BYTES = 256;
 const LOAD_IN_FLIGHT = 256;
+/** About one put's append frame from leader to follower (key, value, session fields, framing). */
+const FLOOR_MESSAGE_BYTES = 432;
 const PHASES: readonly Pick<Phase, "op" | "inFlight">[] = [
   { op: "put", inFlight: 1 },
   { op: "put", inFlight: 16 },
@@ -87,6 +91,11 @@ async function measure(driver: KvDriver, workload: Workload, args: Args): Promis
 async function main(): Promise<void> {
   const args = parseArgs();
   const workload = workloadOf(args.keys);
+  const floor = await measureFloor(19170, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
+  console.log(
+    `floor: one write of ${FLOOR_MESSAGE_BYTES} bytes replicated without Raft (client, leader and two followers as processes, ` +
+      `each flushing its file): p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms; put with 1 in flight cannot go below this here`,
+  );
   const results = new Map<string, Figures>();
   for (const system of args.systems) {
     const driver = system === "tsraft" ? await startTsraft(19181) : await startEtcd(19379);
