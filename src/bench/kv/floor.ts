@@ -35,14 +35,24 @@ export async function measureFloor(basePort: number, messageBytes: number, warmu
     await start(["leader", String(basePort), join(root, "leader"), String(basePort + 1), String(basePort + 2)]);
     const socket = net.connect(basePort, "127.0.0.1").setNoDelay(true);
     await once(socket, "connect");
+    let answered: (() => void) | null = null;
+    let failure: Error | null = null;
+    socket.on("data", () => answered?.());
+    socket.on("close", () => {
+      failure = new Error("the replication floor's leader closed the connection (a process of the floor died)");
+      answered?.();
+    });
     const message = Buffer.alloc(messageBytes, 97);
     const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
     const endsAt = performance.now() + warmupMs + measureMs;
     const measureFrom = performance.now() + warmupMs;
     while (performance.now() < endsAt) {
       const startNs = process.hrtime.bigint();
-      socket.write(message);
-      await once(socket, "data");
+      await new Promise<void>((resolve) => {
+        answered = resolve;
+        socket.write(message);
+      });
+      if (failure !== null) throw failure;
       if (performance.now() >= measureFrom) histogram.recordValue(Number((process.hrtime.bigint() - startNs) / 1000n));
     }
     socket.destroy();
