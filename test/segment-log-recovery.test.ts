@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { crc32c } from "@node-rs/crc32";
 import { RaftError } from "../src/errors.js";
+import { EntryType } from "../src/core/types.js";
 import { SegmentLog } from "../src/storage/segment-log.js";
 import { writeLogMeta } from "../src/storage/segment-log-meta.js";
 import { RECORD_OVERHEAD_BYTES } from "../src/storage/segment-format.js";
@@ -105,6 +106,25 @@ test("zeros from inside the last record on are a torn tail, dropped with a warni
     assert.equal(log.lastIndex(), ENTRIES - 1);
     assert.deepEqual(warnings, []);
     await log.close();
+  } finally {
+    removeDir(dir);
+  }
+});
+
+test("preallocation: a large segment is extended 4 MiB ahead of its records, not to its full size", async () => {
+  const dir = tempDir("prealloc-step");
+  const MIB = 1024 * 1024;
+  try {
+    const log = await SegmentLog.open(dir, { maxSegmentBytes: 64 * MIB });
+    const segmentSize = (): number => fs.statSync(path.join(dir, fs.readdirSync(dir).find((name) => name.endsWith(".seg"))!)).size;
+    await log.append([{ index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array(100) }]);
+    const first = segmentSize();
+    assert.ok(first > 4 * MIB && first < 4 * MIB + 4096, `one step ahead: ${first}`);
+    for (let i = 2; i <= 81; i++) await log.append([{ index: i, term: 1, type: EntryType.Normal, data: new Uint8Array(64 * 1024) }]);
+    const grown = segmentSize();
+    assert.ok(grown > 6 * MIB && grown < 10 * MIB, `past the first step, the file grew by another (5 MiB written): ${grown}`);
+    await log.close();
+    assert.ok(segmentSize() < 6 * MIB, "close cuts it back");
   } finally {
     removeDir(dir);
   }

@@ -4,13 +4,14 @@
  * the process dies at any point inside it. SegmentLog runs them one at a time,
  * except compaction, which only touches segments before the last.
  *
- * The segment being appended to is extended to maxSegmentBytes up front (a
- * sparse file; recovery reads the zeros after the last record as its end).
- * An append then writes inside the file, so its fdatasync need not also
+ * The segment being appended to is extended ahead of its records, 4 MiB at a
+ * time (sparse; recovery reads the zeros after the last record as its end).
+ * Most appends then write inside the file, so their fdatasync need not also
  * journal a new file size: on this project's test machine that made the
  * flush of a small record about a third faster, and of an 80 KB batch about
- * a fifth, with three logs flushing at once. A segment is cut back to its
- * records when the next one starts and when the log closes.
+ * a fifth, with three logs flushing at once. The step bounds the zeros a
+ * restart after a crash reads. A segment is cut back to its records when the
+ * next one starts and when the log closes.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -21,7 +22,12 @@ import { Segment } from "./segment.js";
 import { encodeRecord, encodeSegmentHeader, recordBytes, segmentFileName } from "./segment-format.js";
 import { writeLogMeta, type LogMeta } from "./segment-log-meta.js";
 
+/** How far ahead of its records the segment being appended to is extended. */
+const PREALLOCATION_STEP_BYTES = 4 * 1024 * 1024;
+
 export class SegmentFiles {
+  /** The file size of the last segment, preallocated space included. */
+  private lastFileBytes = 0;
   private generation: number;
   /** The durable logical first index: whole segments before it are garbage. */
   private firstIndex: number;
@@ -35,8 +41,8 @@ export class SegmentFiles {
   ) {
     this.generation = meta.generation;
     this.firstIndex = meta.firstIndex;
-    const last = segments.at(-1);
-    if (last !== undefined) this.preallocate(last);
+    // At most what is there (a crash may have left preallocated zeros): the next append extends it.
+    this.lastFileBytes = segments.at(-1)?.sizeBytes ?? 0;
   }
 
   /** The last index on disk, or `fallback` when there are no segments. */
@@ -96,6 +102,7 @@ export class SegmentFiles {
       const view = new DataView(buf.buffer);
       let offset = 0;
       for (let i = from; i < to; i++) offset = encodeRecord(view, buf, offset, entries[i]!);
+      this.preallocate(segment, segment.sizeBytes + bytes);
       const fd = segment.handle();
       // The write only copies into the page cache (microseconds); the fdatasync is what waits for the disk.
       writeFullySync(fd, buf, segment.sizeBytes);
@@ -120,9 +127,8 @@ export class SegmentFiles {
     const last = this.segments.at(-1);
     if (last === undefined || last.lastIndex() <= lastIndexKept) return;
     const fd = last.handle();
-    // Cut, then extend again: the dropped records become zeros, which recovery reads as the end.
     fs.ftruncateSync(fd, last.truncateAfter(lastIndexKept));
-    this.preallocate(last);
+    this.lastFileBytes = last.sizeBytes;
     await this.sync(fd);
   }
 
@@ -182,14 +188,16 @@ export class SegmentFiles {
     const fd = fs.openSync(segment.path, "wx+", DATA_FILE_MODE);
     segment.adoptHandle(fd);
     writeFullySync(fd, encodeSegmentHeader(firstIndex, this.generation), 0);
-    this.preallocate(segment);
+    this.lastFileBytes = segment.sizeBytes;
     this.segments.push(segment);
     return segment;
   }
 
-  /** Extends the segment appends go to (see the file comment); one record larger than a segment keeps its own size. */
-  private preallocate(segment: Segment): void {
-    if (segment.sizeBytes < this.maxSegmentBytes) fs.ftruncateSync(segment.handle(), this.maxSegmentBytes);
+  /** Makes the last segment's file reach `end`, a step ahead when there is room (see the file comment). */
+  private preallocate(segment: Segment, end: number): void {
+    if (end <= this.lastFileBytes) return;
+    this.lastFileBytes = Math.max(end, Math.min(this.maxSegmentBytes, segment.sizeBytes + PREALLOCATION_STEP_BYTES));
+    fs.ftruncateSync(segment.handle(), this.lastFileBytes);
   }
 
   /** The segment holding `index` (binary search over first indexes). */
