@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { RaftError, type RaftErrorCode } from "../errors.js";
 import { plainMessage } from "../transport/protocol.js";
-import type { Mutator } from "./mutations.js";
+import { byteMutator, randomBytes, type Mutator } from "./mutations.js";
 
 export interface FuzzCounts {
   /** Inputs tried. */
@@ -156,6 +156,11 @@ export interface CodecSpec<T, I> {
   readonly random: fc.Arbitrary<I>;
   /** The size of an input, for the memory budget. */
   sizeOf(input: I): number;
+}
+
+/** A codec of bytes: damaged by the byte mutator, with random bytes beside, sized by length. */
+export function byteCodecTarget<T>(spec: Omit<CodecSpec<T, Buffer>, "mutator" | "random" | "sizeOf">): FuzzTarget {
+  return codecTarget({ ...spec, mutator: byteMutator, random: randomBytes(), sizeOf: (input) => input.length });
 }
 
 /**

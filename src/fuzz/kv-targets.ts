@@ -16,46 +16,37 @@ import { KV_SNAPSHOT_FILE, readKvSnapshot, writeKvSnapshot, type KvSnapshotConte
 import { KvStore } from "../kv/kv-store.js";
 import { ClientSessions, type SessionSnapshot } from "../kv/sessions.js";
 import { SnapshotReader } from "../storage/snapshot-reader.js";
-import { asBuffer, asyncCodecTarget, codecTarget, type FuzzTarget } from "./fuzz-target.js";
+import { asBuffer, asyncCodecTarget, byteCodecTarget, type FuzzTarget } from "./fuzz-target.js";
 import { kvRequest, kvResponse, writeBatch, writeCall } from "./kv-arbitraries.js";
-import { byteMutator, randomBytes, type Mutator } from "./mutations.js";
+import { byteMutator, randomBytes, resealingMutator } from "./mutations.js";
 
 export function kvRequestTarget(): FuzzTarget {
-  return codecTarget({
+  return byteCodecTarget({
     name: "kv request",
     valid: kvRequest(),
     encode: (request) => asBuffer(encodeKvRequest(request)),
     decode: decodeKvRequest,
     codes: ["EINVAL"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
 export function kvResponseTarget(): FuzzTarget {
-  return codecTarget({
+  return byteCodecTarget({
     name: "kv response",
     valid: kvResponse,
     encode: (response) => asBuffer(encodeKvResponse(response)),
     decode: decodeKvResponse,
     codes: ["ECORRUPT"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
 export function writeBatchTarget(): FuzzTarget {
-  return codecTarget({
+  return byteCodecTarget({
     name: "kv write batch",
     valid: writeBatch,
     encode: (batch) => asBuffer(encodeWriteBatch(batch)),
     decode: decodeWriteBatch,
     codes: ["ECORRUPT"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
@@ -117,14 +108,7 @@ const FRAME_HEADER_BYTES = 8;
  * with a matching checksum: what a bug in the writer (or a bad disk beneath a
  * lucky checksum) would leave, and only the record checks stand against.
  */
-const snapshotMutator: Mutator<Buffer> = {
-  mutations: fc.tuple(fc.boolean(), byteMutator.mutations),
-  apply(file, mutations, donor) {
-    const [insideFrame, byteMutations] = mutations as [boolean, readonly unknown[]];
-    if (!insideFrame) return byteMutator.apply(file, byteMutations, donor);
-    return frameOf(byteMutator.apply(frameBodyOf(file), byteMutations, frameBodyOf(donor)));
-  },
-};
+const snapshotMutator = resealingMutator(byteMutator, frameBodyOf, (_file, body) => frameOf(body));
 
 /** The records of every frame of a well-formed file as one frame body (u32 record count, records). */
 function frameBodyOf(file: Buffer): Buffer {

@@ -65,6 +65,22 @@ export const byteMutator: Mutator<Buffer> = {
   apply: (input, mutations, donor) => (mutations as readonly ByteMutation[]).reduce((bytes, mutation) => mutateBytes(bytes, mutation, donor), input),
 };
 
+/**
+ * Half the time `inner`'s damage to the whole input; else to its payload,
+ * sealed again (length and checksum made to match), so that only the checks
+ * of the payload itself stand against it.
+ */
+export function resealingMutator(inner: Mutator<Buffer>, payloadOf: (input: Buffer) => Buffer, seal: (input: Buffer, payload: Buffer) => Buffer): Mutator<Buffer> {
+  return {
+    mutations: fc.tuple(fc.boolean(), inner.mutations),
+    apply(input, mutations, donor) {
+      const [insidePayload, innerMutations] = mutations as [boolean, readonly unknown[]];
+      if (!insidePayload) return inner.apply(input, innerMutations, donor);
+      return seal(input, inner.apply(payloadOf(input), innerMutations, payloadOf(donor)));
+    },
+  };
+}
+
 /** Any bytes, short ones most often (where the format's first fields sit). */
 export function randomBytes(maxLength = 512): fc.Arbitrary<Buffer> {
   return fc.oneof(fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength })).map((bytes) => Buffer.from(bytes));

@@ -10,8 +10,8 @@ import type { ConfState } from "../core/types.js";
 import { decodeCliAnswer, decodeCliRequest, encodeCliAnswer, encodeCliRequest, type CliAnswers, type CliMembershipChange, type CliOp, type CliRequest, type PeerList } from "../node/cli-protocol.js";
 import { decodeChunkRequest, decodeManifestRequest, encodeChunkRequest, encodeManifestRequest, type ChunkRequest, type ManifestRequest } from "../node/snapshot-copy-codec.js";
 import { decodeManifest, encodeManifest, type SnapshotManifest } from "../storage/snapshot-manifest.js";
-import { asBuffer, codecTarget, type FuzzTarget } from "./fuzz-target.js";
-import { byteMutator, jsonMutator, randomBytes, type Mutator } from "./mutations.js";
+import { asBuffer, byteCodecTarget, codecTarget, type FuzzTarget } from "./fuzz-target.js";
+import { jsonMutator, randomBytes, resealingMutator, type Mutator } from "./mutations.js";
 import { label, peerId, u53 } from "./wire-arbitraries.js";
 
 const peerIds = fc.uniqueArray(peerId, { maxLength: 4 });
@@ -96,47 +96,39 @@ const snapshotIndex = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ m
 const fileName = fc.string({ unit: "binary", minLength: 1, maxLength: 63 });
 
 export function manifestRequestTarget(): FuzzTarget {
-  return codecTarget<ManifestRequest, Buffer>({
+  return byteCodecTarget<ManifestRequest>({
     name: "snapshot manifest request",
     valid: fc.record({ groupId: label, index: snapshotIndex }),
     encode: (request) => asBuffer(encodeManifestRequest(request)),
     decode: decodeManifestRequest,
     // Truncation is the reader's ECORRUPT, a bad field the codec's EINVAL.
     codes: ["ECORRUPT", "EINVAL"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
 export function chunkRequestTarget(): FuzzTarget {
-  return codecTarget<ChunkRequest, Buffer>({
+  return byteCodecTarget<ChunkRequest>({
     name: "snapshot chunk request",
     valid: fc.record({ groupId: label, index: snapshotIndex, fileName, offset: u53, lengthBytes: fc.nat({ max: 0xffff_ffff }) }),
     encode: (request) => asBuffer(encodeChunkRequest(request)),
     decode: decodeChunkRequest,
     codes: ["ECORRUPT", "EINVAL"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
 const ENVELOPE_HEADER_BYTES = 16;
 
 /** Damage to a checksummed envelope's JSON payload, the envelope then made whole again: only the manifest's own checks stand against it. */
-const envelopedJsonMutator: Mutator<Buffer> = {
-  mutations: fc.tuple(fc.boolean(), jsonMutator.mutations),
-  apply(input, mutations, donor) {
-    const [insideEnvelope, jsonMutations] = mutations as [boolean, readonly unknown[]];
-    if (!insideEnvelope) return jsonMutator.apply(input, jsonMutations, donor);
-    const payload = jsonMutator.apply(input.subarray(ENVELOPE_HEADER_BYTES), jsonMutations, donor.subarray(ENVELOPE_HEADER_BYTES));
+const envelopedJsonMutator = resealingMutator(
+  jsonMutator,
+  (input) => input.subarray(ENVELOPE_HEADER_BYTES),
+  (input, payload) => {
     const header = Buffer.from(input.subarray(0, ENVELOPE_HEADER_BYTES));
     header.writeUInt32LE(payload.length, 8);
     header.writeUInt32LE(crc32c(payload, crc32c(header.subarray(0, 12))), 12);
     return Buffer.concat([header, payload]);
   },
-};
+);
 
 const manifestFileName = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/).filter((name) => !name.includes(".."));
 const snapshotManifest: fc.Arbitrary<SnapshotManifest> = fc.record({

@@ -9,9 +9,8 @@ import fc from "fast-check";
 import { FrameDecoder, FrameKind, type Frame } from "../transport/frame.js";
 import { decodeMessage, encodeMessage } from "../transport/message-codec.js";
 import { decodeError, decodeHello, decodeRaft, decodeRequest, decodeResponse, encodeError, encodeHello, encodeHelloOk, encodeRaft, encodeRequest, encodeResponse } from "../transport/protocol.js";
-import { asBuffer, codecTarget, type FuzzTarget } from "./fuzz-target.js";
+import { asBuffer, byteCodecTarget, type FuzzTarget } from "./fuzz-target.js";
 import { decodeAuthChallenge, decodeAuthProof, encodeAuthChallenge, encodeAuthProof } from "../transport/cluster-auth.js";
-import { byteMutator, randomBytes } from "./mutations.js";
 import { protocolFrame, raftMessage, type ProtocolFrame } from "./wire-arbitraries.js";
 
 /** Small, so that damaged lengths hit the limit often; still above every well-formed frame here. */
@@ -20,28 +19,22 @@ const FUZZ_MAX_FRAME_BYTES = 64 * 1024;
 const CHUNK_PATTERN = [...Array<number>(100).fill(1), 4, 2, 7, 64, 3, 1000];
 
 export function raftMessageTarget(): FuzzTarget {
-  return codecTarget({
+  return byteCodecTarget({
     name: "raft message",
     valid: raftMessage,
     encode: (message) => encodeMessage(message),
     decode: decodeMessage,
     codes: ["ECORRUPT"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
 export function protocolStreamTarget(): FuzzTarget {
-  return codecTarget({
+  return byteCodecTarget({
     name: "protocol frame stream",
     valid: fc.array(protocolFrame, { minLength: 1, maxLength: 4 }),
     encode: (frames) => Buffer.concat(frames.map(encodeProtocolFrame)),
     decode: decodeProtocolStream,
     codes: ["ECORRUPT"],
-    mutator: byteMutator,
-    random: randomBytes(),
-    sizeOf: (input) => input.length,
   });
 }
 
