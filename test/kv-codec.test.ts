@@ -75,6 +75,23 @@ test("every write batch survives an encode/decode round trip", () => {
   );
 });
 
+test("the write calls of every request the server accepts encode into a write batch that decodes to the same calls", () => {
+  // The leader applies the calls it decoded from requests (ProposedWriteBatch); its followers decode the batch.
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.array(writeCall, { minLength: 1, maxLength: 6 }), (timeMs, calls) => {
+      const accepted = decodeKvRequest(encodeKvRequest({ groupId: "kv", calls })).calls.filter((call): call is WriteCall => call.kind === "write");
+      assert.deepEqual(plain(decodeWriteBatch(encodeWriteBatch({ timeMs, calls: accepted }))), plain({ timeMs, calls: accepted }));
+    }),
+  );
+});
+
+test("encoders size their buffer up front: a batch of 256 puts and its request fill most of the memory they take", () => {
+  const calls = Array.from({ length: 256 }, (_, i) => writeOf(put(Buffer.from(`k${String(i).padStart(15, "0")}`), Buffer.alloc(256, 97)), i + 1, i + 1));
+  for (const encoded of [encodeWriteBatch({ timeMs: 1, calls }), encodeKvRequest(requestOf(...calls))]) {
+    assert.ok(encoded.buffer.byteLength < encoded.byteLength * 1.25, `${encoded.byteLength} bytes in a buffer of ${encoded.buffer.byteLength}`);
+  }
+});
+
 test("every request (write, read and watch calls) survives an encode/decode round trip", () => {
   fc.assert(
     fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.array(kvCall, { minLength: 1, maxLength: 6 }), (groupId, calls) => {

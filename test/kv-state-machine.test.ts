@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { SnapshotMeta } from "../src/core/types.js";
 import { RaftError } from "../src/errors.js";
 import type { KvEntry, ReadResult, WatchResult, WriteBatch, WriteCall, WriteOp, WriteResult } from "../src/kv/commands.js";
-import { encodeWriteBatch } from "../src/kv/kv-codec.js";
+import { ProposedWriteBatch, encodeWriteBatch } from "../src/kv/kv-codec.js";
 import { KV_SNAPSHOT_FILE } from "../src/kv/kv-snapshot.js";
 import { KvStateMachine } from "../src/kv/kv-state-machine.js";
 import type { ApplyIterator } from "../src/node/state-machine.js";
@@ -25,6 +25,7 @@ interface FakeEntry {
   readonly index: number;
   readonly data: Uint8Array;
   readonly done: ((result?: unknown) => void) | null;
+  readonly context?: unknown;
 }
 
 /** The node's iterator, reduced to what the state machine uses. */
@@ -48,6 +49,9 @@ class FakeIterator implements ApplyIterator {
   }
   get done(): ((result?: unknown) => void) | null {
     return this.entries[this.position]!.done;
+  }
+  get context(): unknown {
+    return this.entries[this.position]!.context;
   }
   setErrorAndRollback(): void {
     assert.fail("the KV state machine never rolls back");
@@ -98,6 +102,53 @@ test("each entry's calls apply in order; the leader's done() gets their results 
   assert.deepEqual(events(sm.watch({ ...watchAll, fromIndex: 1 })), ["1:put:a=1", "1:put:a=2", "2:delete:a"]);
   const stats = sm.stats();
   assert.deepEqual([stats.keys, stats.sequences, stats.locks, stats.sessions, stats.storeTimeMs, stats.lastFencingToken], [0, 1, 1, 1, 1001, 1]);
+});
+
+test("the proposing leader applies its batch as proposed (the task's context), with the results and state of a replica that decodes", () => {
+  const batches = [
+    batch(1000, call(put("a", "1"), "c1", 1, 1), call({ type: "getSequence", key: b("s"), step: 2 }, "c2", 1, 1)),
+    batch(1001, call({ type: "compareAndPut", key: b("a"), expect: b("1"), value: b("2") }, "c1", 2, 2), call({ type: "lockAcquire", key: b("L"), owner: "o", leaseMs: 9 }, "c2", 2, 1)),
+  ];
+  const leader = new KvStateMachine();
+  const follower = new KvStateMachine();
+  const leaderResults: unknown[] = [];
+  const followerResults: unknown[] = [];
+  leader.onApply(new FakeIterator(batches.map((proposed, i) => ({ index: i + 1, data: encodeWriteBatch(proposed), done: (r) => void (leaderResults[i] = r), context: new ProposedWriteBatch(proposed) }))));
+  follower.onApply(new FakeIterator(batches.map((proposed, i) => ({ index: i + 1, data: encodeWriteBatch(proposed), done: (r) => void (followerResults[i] = r) }))));
+  assert.deepEqual(leaderResults, followerResults);
+  assert.deepEqual(everything(leader), ["a=2"]);
+  assert.deepEqual(everything(follower), everything(leader));
+  assert.deepEqual(leader.stats(), follower.stats());
+
+  // The context is what the leader applies: its bytes are not decoded again.
+  const trusting = new KvStateMachine();
+  const inBytes = batch(5, call(put("k", "from-bytes"), "c", 1, 1));
+  const asProposed = batch(5, call(put("k", "from-context"), "c", 1, 1));
+  trusting.onApply(new FakeIterator([{ index: 1, data: encodeWriteBatch(inBytes), done: null, context: new ProposedWriteBatch(asProposed) }]));
+  assert.deepEqual(everything(trusting), ["k=from-context"]);
+  // Any other context is ignored: only the write batcher's wrapper is trusted.
+  const other = new KvStateMachine();
+  other.onApply(new FakeIterator([{ index: 1, data: encodeWriteBatch(inBytes), done: null, context: asProposed }]));
+  assert.deepEqual(everything(other), ["k=from-bytes"]);
+});
+
+test("watch matches and returns binary keys byte for byte (bytes above 0x7f, zeros, a prefix that is a whole key)", () => {
+  const sm = new KvStateMachine();
+  const key = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
+  const putBytes = (k: Uint8Array): WriteOp => ({ type: "put", key: k, value: b("v") });
+  applyEntries(sm, 1, [
+    batch(1, call(putBytes(key(0xff, 0x00))), call(putBytes(key(0xff))), call(putBytes(key(0xfe, 0xff))), call(putBytes(key(0xc3, 0xa9)))),
+    batch(2, call({ type: "deleteRange", start: key(0xff), end: key(0xff, 0x01) })),
+  ]);
+  const watched = (k: Uint8Array, prefix: boolean): string[] => {
+    const result = sm.watch({ ...watchAll, key: k, prefix, fromIndex: 1 });
+    assert.equal(result.type, "events");
+    return result.type === "events" ? result.events.map((e) => `${e.index}:${e.type}:${Buffer.from(e.key).toString("hex")}`) : [];
+  };
+  assert.deepEqual(watched(key(0xff), true), ["1:put:ff00", "1:put:ff", "2:delete:ff", "2:delete:ff00"]);
+  assert.deepEqual(watched(key(0xff), false), ["1:put:ff", "2:delete:ff"]);
+  assert.deepEqual(watched(key(0xc3), true), ["1:put:c3a9"], "bytes, not UTF-8 characters");
+  assert.deepEqual(watched(key(0xfe), true), ["1:put:feff"]);
 });
 
 test("a write retried in a later entry (a new leader proposed it again) is applied once", () => {

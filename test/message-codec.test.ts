@@ -5,6 +5,7 @@ import { RaftError } from "../src/errors.js";
 import type { Message } from "../src/core/messages.js";
 import { EntryType } from "../src/core/types.js";
 import { decodeMessage, encodeMessage } from "../src/transport/message-codec.js";
+import { decodeRaft, encodeRaft } from "../src/transport/protocol.js";
 
 const id = fc.string({ minLength: 1, maxLength: 40 });
 const u53 = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -63,6 +64,16 @@ test("every message survives an encode/decode round trip", () => {
     }),
     { numRuns: 2000 },
   );
+});
+
+test("an append's frame is written into a buffer sized for it: its entries are copied once and no buffer is left half empty", () => {
+  const entries = Array.from({ length: 3 }, (_, i) => ({ index: 5 + i, term: 2, type: EntryType.Normal, data: new Uint8Array(30_000 + i).fill(i) }));
+  const message: Message = { type: "append", from: "127.0.0.1:8181", to: "127.0.0.1:8182", term: 2, prevIndex: 4, prevTerm: 1, commit: 3, entries };
+  const frame = encodeRaft("kv", message);
+  assert.ok(frame.buffer.byteLength < frame.byteLength + 512, `a frame of ${frame.byteLength} bytes in a buffer of ${frame.buffer.byteLength}`);
+  const decoded = decodeRaft(frame.subarray(5)).message;
+  assert.equal(decoded.type, "append");
+  assert.deepEqual(decoded.type === "append" && decoded.entries.map((entry) => entry.data.byteLength), [30_000, 30_001, 30_002]);
 });
 
 test("entry payloads are views into the frame, not copies", () => {

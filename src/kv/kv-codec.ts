@@ -36,6 +36,7 @@ import {
 import { readKvCallResult, writeKvCallResult } from "./kv-result-codec.js";
 import { MAX_CALLS_PER_WRITE_BATCH, readOpProblem, watchRequestProblem, writeCallProblem } from "./kv-validation.js";
 import { FieldReader, codesOf, decodeWith, writeNullableBytes } from "./kv-wire.js";
+import { callBytes } from "./op-size.js";
 
 export { validateReadOp, validateWatchRequest, validateWriteCall, validateWriteOp } from "./kv-validation.js";
 export { MAX_ERROR_MESSAGE_CHARS } from "./kv-result-codec.js";
@@ -74,12 +75,22 @@ const CONSISTENCY_CODES = codesOf(CONSISTENCIES);
 // --- top-level payloads ---
 
 export function encodeWriteBatch(batch: WriteBatch): Uint8Array {
-  const writer = new BinaryWriter(64 + 64 * batch.calls.length);
+  const writer = new BinaryWriter(callsBytes(batch.calls));
   writer.u8(WRITE_BATCH_FORMAT_VERSION);
   writer.u53(batch.timeMs);
   writer.u32(batch.calls.length);
   for (const call of batch.calls) writeWriteCall(writer, call);
   return writer.finish();
+}
+
+/**
+ * A batch as the leader's write batcher built it, handed back on apply
+ * (ApplyTask.context) so that the leader does not decode its own entry. Its
+ * calls come from decodeKvRequest, so they encode and decode to themselves
+ * (kv-codec.test.ts checks it): the followers, who decode, apply the same.
+ */
+export class ProposedWriteBatch {
+  constructor(readonly batch: WriteBatch) {}
 }
 
 /** A log entry's payload; ECORRUPT when malformed. */
@@ -95,7 +106,7 @@ export function decodeWriteBatch(bytes: Uint8Array): WriteBatch {
 }
 
 export function encodeKvRequest(request: KvRequest): Uint8Array {
-  const writer = new BinaryWriter(64 + 64 * request.calls.length);
+  const writer = new BinaryWriter(Buffer.byteLength(request.groupId) + callsBytes(request.calls));
   writer.u8(KV_REQUEST_FORMAT_VERSION);
   writer.string(request.groupId);
   writer.u32(request.calls.length);
@@ -146,6 +157,13 @@ export function decodeKvResponse(bytes: Uint8Array): KvResponse {
     for (let i = 0; i < count; i++) results.push(readKvCallResult(reader, `result ${i}`));
     return { results };
   });
+}
+
+/** Room for a batch's or request's calls (callBytes bounds each generously), so the writer never grows. */
+function callsBytes(calls: readonly KvCall[]): number {
+  let bytes = 64;
+  for (const call of calls) bytes += callBytes(call);
+  return bytes;
 }
 
 // --- calls and operations ---

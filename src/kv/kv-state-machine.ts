@@ -14,7 +14,7 @@ import type { SnapshotReader } from "../storage/snapshot-reader.js";
 import type { SnapshotWriter } from "../storage/snapshot-writer.js";
 import { plainMessage } from "../transport/protocol.js";
 import type { ReadOp, ReadResult, WatchRequest, WatchResult, WriteBatch, WriteResult } from "./commands.js";
-import { WRITE_BATCH_FORMAT_VERSION, decodeWriteBatch } from "./kv-codec.js";
+import { ProposedWriteBatch, WRITE_BATCH_FORMAT_VERSION, decodeWriteBatch } from "./kv-codec.js";
 import { errorResult } from "./kv-results.js";
 import { readKvSnapshot, writeKvSnapshot } from "./kv-snapshot.js";
 import { KvStore, type KvChangeEvent } from "./kv-store.js";
@@ -125,7 +125,7 @@ export class KvStateMachine implements StateMachine {
 
   onApply(iterator: ApplyIterator): void {
     for (; iterator.hasNext(); iterator.next()) {
-      const outcome = this.applyEntry(iterator.data, iterator.index);
+      const outcome = this.applyEntry(iterator.data, iterator.index, iterator.context);
       iterator.done?.(outcome);
     }
   }
@@ -158,7 +158,7 @@ export class KvStateMachine implements StateMachine {
    * different: this replica cannot tell what the others do with it, so it
    * throws, and the node stops in the ERROR state rather than diverge.
    */
-  private applyEntry(data: Uint8Array, index: number): WriteResult[] | RaftError {
+  private applyEntry(data: Uint8Array, index: number, context: unknown): WriteResult[] | RaftError {
     const version = data[0];
     if (version !== undefined && version > WRITE_BATCH_FORMAT_VERSION) {
       throw new RaftError(
@@ -168,7 +168,7 @@ export class KvStateMachine implements StateMachine {
     }
     let batch: WriteBatch;
     try {
-      batch = decodeWriteBatch(data);
+      batch = context instanceof ProposedWriteBatch ? context.batch : decodeWriteBatch(data);
     } catch (error) {
       this.advance(index, []);
       return error instanceof RaftError ? error : new RaftError("ECORRUPT", String(error));

@@ -10,7 +10,7 @@ import { RaftError } from "../errors.js";
 import type { WriteCall, WriteResult } from "./commands.js";
 import { errorResultOf } from "./kv-errors.js";
 import { errorResult } from "./kv-results.js";
-import { encodeWriteBatch } from "./kv-codec.js";
+import { ProposedWriteBatch, encodeWriteBatch } from "./kv-codec.js";
 import { MAX_CALLS_PER_WRITE_BATCH } from "./kv-validation.js";
 import { MAX_CALL_BYTES, callBytes } from "./op-size.js";
 import { notLeaderResult } from "./not-leader.js";
@@ -83,14 +83,15 @@ export class WriteBatcher {
       answer(batch.map(() => notLeaderResult(this.node)));
       return;
     }
+    const proposed = new ProposedWriteBatch({ timeMs: Date.now(), calls: batch.map((write) => write.call) });
     let data: Uint8Array;
     try {
-      data = encodeWriteBatch({ timeMs: Date.now(), calls: batch.map((write) => write.call) });
+      data = encodeWriteBatch(proposed.batch);
     } catch (error) {
       failAll(error);
       return;
     }
-    this.node.apply({ data }).then((results) => {
+    this.node.apply({ data, context: proposed }).then((results) => {
       if (!Array.isArray(results) || results.length !== batch.length) {
         failAll(new RaftError("ESTATEMACHINE", `the state machine answered a batch of ${batch.length} writes with ${Array.isArray(results) ? results.length : typeof results} results`));
         return;

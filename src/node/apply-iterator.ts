@@ -36,6 +36,10 @@ export class BatchIterator implements ApplyIterator {
     return this.current().term;
   }
 
+  get context(): unknown {
+    return this.handles[this.position]?.context;
+  }
+
   get done(): ((result?: unknown) => void) | null {
     const handle = this.handles[this.position] ?? null;
     if (handle === null) return null;

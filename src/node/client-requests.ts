@@ -56,7 +56,7 @@ export class ClientRequests {
         if (this.tasks.isFull()) throw new RaftError("EBUSY", `${this.tasks.size} tasks wait to be applied (maxPendingTasks ${options.maxPendingTasks}); slow down and retry`);
       }
       const { index, term } = core.propose(task.data);
-      const promise = this.tasks.add(index, term, Date.now() + options.requestTimeoutMs);
+      const promise = this.tasks.add(index, term, Date.now() + options.requestTimeoutMs, task.context);
       this.host.kick();
       return promise;
     } catch (error) {

@@ -20,6 +20,8 @@ export class TaskHandle {
   constructor(
     private readonly resolve: (value: unknown) => void,
     private readonly reject: (error: unknown) => void,
+    /** The task's context (ApplyTask.context). */
+    readonly context: unknown,
   ) {}
 
   /** A RaftError rejects the proposer's promise; any other value resolves it. The first call wins. */
@@ -69,12 +71,12 @@ export class PendingTasks {
   }
 
   /** Waits for the entry proposed at (index, term). */
-  add(index: number, term: number, deadlineMs: number): Promise<unknown> {
+  add(index: number, term: number, deadlineMs: number, context?: unknown): Promise<unknown> {
     // Our earlier entry at this index was overwritten by another leader's, or we could not propose here again.
     this.byIndex.get(index)?.handle.settle(stepped(index));
     this.byIndex.delete(index);
     return new Promise((resolve, reject) => {
-      this.byIndex.set(index, { term, deadlineMs, handle: new TaskHandle(resolve, reject) });
+      this.byIndex.set(index, { term, deadlineMs, handle: new TaskHandle(resolve, reject, context) });
     });
   }
 

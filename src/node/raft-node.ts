@@ -36,6 +36,12 @@ export interface ApplyTask {
   readonly data: Uint8Array;
   /** Refuse (EPERM) unless this node leads in exactly this term. */
   readonly expectedTerm?: number;
+  /**
+   * Handed back as the iterator's `context` when this node applies the entry
+   * (see ApplyIterator.context): the proposer's own form of `data`, so its
+   * state machine need not decode the entry it just encoded.
+   */
+  readonly context?: unknown;
 }
 
 /**

@@ -22,6 +22,13 @@ export interface ApplyIterator {
    */
   readonly done: ((result?: unknown) => void) | null;
   /**
+   * On the leader that proposed the entry: the task's `context` (ApplyTask),
+   * else undefined. It lets the proposer's state machine skip decoding `data`,
+   * so it must describe exactly what `data` holds: the other replicas decode
+   * `data`, and a difference would make them diverge.
+   */
+  readonly context: unknown;
+  /**
    * Stop applying: the entry at hand and the `rollback` entries before it that
    * this call has not yet finished are treated as not applied, and the node goes
    * to the ERROR state with `error` (it stops applying rather than diverge).

@@ -33,7 +33,24 @@ export const MAX_NODE_ID_BYTES = 256;
 const ERROR_CODES: ReadonlySet<string> = new Set(RAFT_ERROR_CODES);
 const ENTRY_TYPES: ReadonlySet<number> = new Set(Object.values(EntryType));
 
-export function encodeMessage(m: Message, writer = new BinaryWriter(m.type === "append" ? 128 + 64 * m.entries.length : 128)): Buffer {
+/** Fixed fields of a message (type, terms, indexes, flags) and the length prefixes of its two ids, generously. */
+const MESSAGE_FIXED_BYTES = 96;
+/** Term, type and length of one entry of an append. */
+const ENTRY_FIXED_BYTES = 8 + 1 + 4;
+
+/**
+ * A writer's starting size for the message: for an append, all it needs, so
+ * the writer never grows (growing copies the entries once per doubling and
+ * leaves a buffer up to twice their size). Other messages are small; the few
+ * with variable parts (a snapshot's configuration) may grow.
+ */
+export function encodedMessageBytes(m: Message): number {
+  let bytes = MESSAGE_FIXED_BYTES + Buffer.byteLength(m.from) + Buffer.byteLength(m.to);
+  if (m.type === "append") for (const entry of m.entries) bytes += ENTRY_FIXED_BYTES + entry.data.byteLength;
+  return bytes;
+}
+
+export function encodeMessage(m: Message, writer = new BinaryWriter(encodedMessageBytes(m))): Buffer {
   writer.u8(TYPE_CODES[m.type]);
   writer.string(m.from);
   writer.string(m.to);

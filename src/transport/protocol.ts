@@ -6,8 +6,8 @@
 import { RAFT_ERROR_CODES, RaftError, type RaftErrorCode } from "../errors.js";
 import type { Message } from "../core/messages.js";
 import { BinaryReader, type BinaryWriter } from "./binary.js";
-import { beginFrame, encodeFrame, finishFrame, FrameKind } from "./frame.js";
-import { decodeMessage, encodeMessage } from "./message-codec.js";
+import { beginFrame, encodeFrame, finishFrame, FRAME_HEADER_BYTES, FrameKind } from "./frame.js";
+import { decodeMessage, encodeMessage, encodedMessageBytes } from "./message-codec.js";
 
 /** "TSRF": tells a tsraft peer from anything else that dials our port. */
 export const PROTOCOL_MAGIC = 0x54535246;
@@ -75,7 +75,7 @@ export function decodeError(body: Buffer): RaftError {
 }
 
 export function encodeRaft(groupId: string, message: Message): Buffer {
-  const writer = beginFrame(FrameKind.Raft, message.type === "append" ? 192 + 64 * message.entries.length : 192);
+  const writer = beginFrame(FrameKind.Raft, FRAME_HEADER_BYTES + 4 + Buffer.byteLength(groupId) + encodedMessageBytes(message));
   writer.string(groupId);
   encodeMessage(message, writer);
   return finishFrame(writer);
