@@ -7,8 +7,9 @@ import type { KvChangeEvent } from "../src/kv/kv-store.js";
 import { WatchHistory } from "../src/kv/watch-history.js";
 
 const b = (text: string): Buffer => Buffer.from(text, "utf8");
-const put = (key: string, value = "v"): KvChangeEvent => ({ type: "put", key: b(key), value: b(value) });
-const del = (key: string): KvChangeEvent => ({ type: "delete", key: b(key), value: null });
+/** Keys in these tests are ASCII: their names (keyName, latin1) are the same text. */
+const put = (key: string, value = "v"): KvChangeEvent => ({ type: "put", keyName: key, value: b(value) });
+const del = (key: string): KvChangeEvent => ({ type: "delete", keyName: key, value: null });
 
 /** "index:type:key" per event, and nextIndex. */
 function summary(result: WatchResult): { events: string[]; nextIndex: number } | string {

@@ -34,16 +34,20 @@ export class KeyTree<V> {
   }
 
   get(key: Uint8Array): V | undefined {
-    return this.slots.get(keyString(key))?.value;
+    return this.slots.get(keyName(key))?.value;
   }
 
   has(key: Uint8Array): boolean {
-    return this.slots.has(keyString(key));
+    return this.slots.has(keyName(key));
   }
 
   /** Returns true when the key was new. */
   set(key: Uint8Array, value: V): boolean {
-    const name = keyString(key);
+    return this.setNamed(keyName(key), value);
+  }
+
+  /** set() for a key already named by keyName(). */
+  setNamed(name: string, value: V): boolean {
     const slot = this.slots.get(name);
     if (slot !== undefined) {
       slot.value = value;
@@ -56,7 +60,10 @@ export class KeyTree<V> {
   }
 
   delete(key: Uint8Array): boolean {
-    const name = keyString(key);
+    return this.deleteNamed(keyName(key));
+  }
+
+  deleteNamed(name: string): boolean {
     if (!this.slots.delete(name)) return false;
     this.tree.delete(name);
     return true;
@@ -64,21 +71,21 @@ export class KeyTree<V> {
 
   /** In key order, from `lowest` (included) when given. */
   *entries(lowest?: Uint8Array): IterableIterator<[Buffer, V]> {
-    for (const [key, slot] of this.tree.entries(lowest === undefined ? undefined : keyString(lowest))) yield [keyBytes(key), slot.value];
+    for (const [key, slot] of this.tree.entries(lowest === undefined ? undefined : keyName(lowest))) yield [keyBytes(key), slot.value];
   }
 
   /** In reverse key order, from `highest` (excluded) when given, else from the last key. */
   *entriesBelow(highest?: Uint8Array): IterableIterator<[Buffer, V]> {
-    const pairs = highest === undefined ? this.tree.entriesReversed() : this.tree.entriesReversed(keyString(highest), undefined, true);
+    const pairs = highest === undefined ? this.tree.entriesReversed() : this.tree.entriesReversed(keyName(highest), undefined, true);
     for (const [key, slot] of pairs) yield [keyBytes(key), slot.value];
   }
 
-  /** Deletes the keys in [low, high); returns them in key order. */
-  deleteRange(low: Uint8Array, high: Uint8Array): Buffer[] {
-    const deleted: Buffer[] = [];
-    this.tree.editRange(keyString(low), keyString(high), false, (key) => {
-      this.slots.delete(key);
-      deleted.push(keyBytes(key));
+  /** Deletes the keys in [low, high); returns their names (keyName) in key order. */
+  deleteRange(low: Uint8Array, high: Uint8Array): string[] {
+    const deleted: string[] = [];
+    this.tree.editRange(keyName(low), keyName(high), false, (name) => {
+      this.slots.delete(name);
+      deleted.push(name);
       return { delete: true };
     });
     return deleted;
@@ -103,10 +110,11 @@ export function ownedBytes(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes);
 }
 
-function keyString(key: Uint8Array): string {
+/** The key as the trees hold it: a latin1 string, one char per byte, ordered and prefixed as the bytes are. */
+export function keyName(key: Uint8Array): string {
   return (Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength)).toString("latin1");
 }
 
-function keyBytes(key: string): Buffer {
+export function keyBytes(key: string): Buffer {
   return Buffer.from(key, "latin1");
 }

@@ -9,12 +9,21 @@
  * it. Results and events hold the store's own buffers: never modify them.
  */
 import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WatchEvent, type WriteOp, type WriteResult } from "./commands.js";
-import { compareKeys, KeyTree, ownedBytes } from "./kv-key-tree.js";
+import { compareKeys, keyName, KeyTree, ownedBytes } from "./kv-key-tree.js";
 import { LockTable, type LockRecord } from "./kv-lock-table.js";
 import { OK_RESULT, errorResult } from "./kv-results.js";
 
-/** A change a write made, for watchers; the state machine adds the log index. */
-export type KvChangeEvent = Omit<WatchEvent, "index">;
+/**
+ * A change a write made, for watchers; the state machine adds the log index.
+ * The key is the store's name for it (keyName: a latin1 string), not a copy
+ * of its bytes: the watch history keeps every change, and a string is the
+ * cheapest thing to keep.
+ */
+export interface KvChangeEvent {
+  readonly type: WatchEvent["type"];
+  readonly keyName: string;
+  readonly value: Buffer | null;
+}
 
 export interface WriteOutcome {
   readonly result: WriteResult;
@@ -139,14 +148,15 @@ export class KvStore {
   }
 
   private put(key: Uint8Array, value: Uint8Array): KvChangeEvent {
-    const ownedKey = ownedBytes(key);
+    const name = keyName(key);
     const ownedValue = ownedBytes(value);
-    this.data.set(ownedKey, ownedValue);
-    return { type: "put", key: ownedKey, value: ownedValue };
+    this.data.setNamed(name, ownedValue);
+    return { type: "put", keyName: name, value: ownedValue };
   }
 
   private delete(key: Uint8Array): KvChangeEvent | null {
-    return this.data.delete(key) ? { type: "delete", key: ownedBytes(key), value: null } : null;
+    const name = keyName(key);
+    return this.data.deleteNamed(name) ? { type: "delete", keyName: name, value: null } : null;
   }
 
   /** Every expectation is checked against the state before the operation; then all are written, or none. */
@@ -166,15 +176,15 @@ export class KvStore {
       return { result: errorResult("EINVAL", `merge: the value would grow to ${mergedBytes} bytes, above MAX_VALUE_BYTES ${MAX_VALUE_BYTES}; nothing was written`), events: NO_EVENTS };
     }
     const merged = before === undefined ? ownedBytes(suffix) : Buffer.concat([before, suffix], mergedBytes);
-    const ownedKey = ownedBytes(key);
-    this.data.set(ownedKey, merged);
-    return { result: OK_RESULT, events: [{ type: "put", key: ownedKey, value: merged }] };
+    const name = keyName(key);
+    this.data.setNamed(name, merged);
+    return { result: OK_RESULT, events: [{ type: "put", keyName: name, value: merged }] };
   }
 
   private deleteRange(start: Uint8Array, end: Uint8Array): WriteOutcome {
     const events: KvChangeEvent[] = [];
     if (compareKeys(start, end) < 0) {
-      for (const key of this.data.deleteRange(start, end)) events.push({ type: "delete", key, value: null });
+      for (const name of this.data.deleteRange(start, end)) events.push({ type: "delete", keyName: name, value: null });
     }
     return { result: { type: "count", value: events.length }, events };
   }

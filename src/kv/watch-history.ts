@@ -1,6 +1,8 @@
 /**
- * The recent changes of the store, for watchers: a ring of events in log
- * order, bounded by count and bytes. The oldest log index's events go first,
+ * The recent changes of the store, for watchers: the changes of each log
+ * index as the store made them (one record per index, the keys as the store's
+ * strings, the values shared with it), in log order, bounded by count and
+ * bytes. Watch answers build their events from these when asked. The oldest log index's events go first,
  * all of them at once, so an index is either whole in the history or not at
  * all; an index whose events alone pass the bounds is not kept. A watcher
  * asking from an index older than the history holds learns so (ECOMPACTED)
@@ -12,7 +14,7 @@
  */
 import { RaftError } from "../errors.js";
 import type { WatchEvent, WatchResult } from "./commands.js";
-import { BTree } from "./kv-key-tree.js";
+import { BTree, keyBytes, keyName } from "./kv-key-tree.js";
 import type { KvChangeEvent } from "./kv-store.js";
 import { errorResult } from "./kv-results.js";
 import { MAX_WATCH_HISTORY_EVENTS } from "./kv-validation.js";
@@ -22,8 +24,15 @@ export const DEFAULT_MAX_HISTORY_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_WATCH_WAITERS = 10_000;
 /** What an event costs beside its key and value (objects, array slots). */
 const EVENT_OVERHEAD_BYTES = 64;
-/** The ring's array is compacted once this many slots at its head are free (and they are at least half of it). */
+/** The records' array is compacted once this many slots at its head are free (and they are at least half of it). */
 const COMPACT_AFTER_SLOTS = 1024;
+
+/** The changes of one log index (never none). */
+interface IndexChanges {
+  readonly index: number;
+  readonly changes: readonly KvChangeEvent[];
+  readonly bytes: number;
+}
 
 export interface WatchHistoryOptions {
   /** Events kept, at most MAX_WATCH_HISTORY_EVENTS. Default 100,000. */
@@ -43,9 +52,10 @@ export class WatchHistory {
   readonly maxEvents: number;
   readonly maxBytes: number;
   readonly maxWaiters: number;
-  /** Events from `head` on, by index ascending; slots before `head` are free. */
-  private events: (WatchEvent | undefined)[] = [];
+  /** Records from `head` on, by index ascending; slots before `head` are free. */
+  private records: (IndexChanges | undefined)[] = [];
   private head = 0;
+  private events = 0;
   private bytes = 0;
   /** Every event of an index from here on is kept. */
   private completeFromIndex: number;
@@ -74,29 +84,33 @@ export class WatchHistory {
   }
 
   get eventCount(): number {
-    return this.events.length - this.head;
+    return this.events;
   }
 
   get waiting(): number {
     return this.waiterCount;
   }
 
-  /** The changes of log index `index` (possibly none), after every index before it. */
+  /** The changes of log index `index` (possibly none), after every index before it. The history keeps `changes`. */
   append(index: number, changes: readonly KvChangeEvent[]): void {
     if (index <= this.lastIndex) throw new RaftError("EINVAL", `watch history: index ${index} is not after the last one, ${this.lastIndex}`);
     this.lastIndex = index;
-    for (const change of changes) {
-      this.events.push({ index, type: change.type, key: change.key, value: change.value });
-      this.bytes += eventBytes(change);
+    if (changes.length > 0) {
+      let bytes = 0;
+      for (const change of changes) bytes += eventBytes(change);
+      this.records.push({ index, changes, bytes });
+      this.events += changes.length;
+      this.bytes += bytes;
+      while (this.events > this.maxEvents || this.bytes > this.maxBytes) this.dropOldestIndex();
     }
-    while (this.eventCount > this.maxEvents || this.bytes > this.maxBytes) this.dropOldestIndex();
     this.wake(index);
   }
 
   /** Starts over at `appliedIndex` (after a snapshot load); waiters wake to ask again. */
   reset(appliedIndex: number): void {
-    this.events = [];
+    this.records = [];
     this.head = 0;
+    this.events = 0;
     this.bytes = 0;
     this.completeFromIndex = appliedIndex + 1;
     this.lastIndex = appliedIndex;
@@ -118,13 +132,13 @@ export class WatchHistory {
       );
     }
     const found: WatchEvent[] = [];
-    for (let i = this.firstPositionAtOrAfter(fromIndex); i < this.events.length; i++) {
-      const event = this.events[i]!;
-      const lastFound = found.at(-1);
-      if (lastFound !== undefined && found.length >= maxEvents && event.index !== lastFound.index) {
-        return { type: "events", events: found, nextIndex: lastFound.index + 1 };
+    const wanted = keyName(key);
+    for (let i = this.firstPositionAtOrAfter(fromIndex); i < this.records.length; i++) {
+      const { index, changes } = this.records[i]!;
+      if (found.length >= maxEvents) return { type: "events", events: found, nextIndex: found.at(-1)!.index + 1 };
+      for (const change of changes) {
+        if (prefix ? change.keyName.startsWith(wanted) : change.keyName === wanted) found.push({ index, type: change.type, key: keyBytes(change.keyName), value: change.value });
       }
-      if (matches(event.key, key, prefix)) found.push(event);
     }
     return { type: "events", events: found, nextIndex: Math.max(fromIndex, this.lastIndex + 1) };
   }
@@ -191,40 +205,34 @@ export class WatchHistory {
   }
 
   private dropOldestIndex(): void {
-    const oldest = this.events[this.head]!.index;
-    while (this.head < this.events.length && this.events[this.head]!.index === oldest) {
-      this.bytes -= eventBytes(this.events[this.head]!);
-      this.events[this.head] = undefined;
-      this.head++;
-    }
-    this.completeFromIndex = oldest + 1;
-    if (this.head >= COMPACT_AFTER_SLOTS && this.head * 2 >= this.events.length) {
-      this.events = this.events.slice(this.head);
+    const oldest = this.records[this.head]!;
+    this.records[this.head] = undefined;
+    this.head++;
+    this.events -= oldest.changes.length;
+    this.bytes -= oldest.bytes;
+    this.completeFromIndex = oldest.index + 1;
+    if (this.head >= COMPACT_AFTER_SLOTS && this.head * 2 >= this.records.length) {
+      this.records = this.records.slice(this.head);
       this.head = 0;
     }
   }
 
-  /** Binary search: events are in index order. */
+  /** Binary search: records are in index order. */
   private firstPositionAtOrAfter(index: number): number {
     let low = this.head;
-    let high = this.events.length;
+    let high = this.records.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (this.events[middle]!.index < index) low = middle + 1;
+      if (this.records[middle]!.index < index) low = middle + 1;
       else high = middle;
     }
     return low;
   }
 }
 
-function matches(eventKey: Uint8Array, key: Uint8Array, prefix: boolean): boolean {
-  if (!prefix) return Buffer.compare(eventKey, key) === 0;
-  if (eventKey.byteLength < key.byteLength) return false;
-  return Buffer.compare(eventKey.subarray(0, key.byteLength), key) === 0;
-}
-
+/** A key name has one char per byte. */
 function eventBytes(event: KvChangeEvent): number {
-  return EVENT_OVERHEAD_BYTES + event.key.byteLength + (event.value?.byteLength ?? 0);
+  return EVENT_OVERHEAD_BYTES + event.keyName.length + (event.value?.byteLength ?? 0);
 }
 
 function boundedInteger(value: number, name: string, max: number): number {
