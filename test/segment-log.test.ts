@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { RaftError } from "../src/errors.js";
+import { EntryType, type Entry } from "../src/core/types.js";
 import { SegmentLog } from "../src/storage/segment-log.js";
 import { makeEntries, makeEntry, readModel, removeDir, tempDir, warningsInto } from "./support/segment-log-fixtures.js";
 
@@ -140,5 +141,39 @@ test("a segment left holding only entries before the first index goes when the l
   } finally {
     await log.close();
     removeDir(dir);
+  }
+});
+
+test("logs appending side by side (their records are encoded in one shared buffer) each read back their own entries, small batches and large", async () => {
+  const dirs = [tempDir("shared-a"), tempDir("shared-b")];
+  try {
+    const logs = await Promise.all(dirs.map((dir) => SegmentLog.open(dir)));
+    const large = (index: number, term: number): Entry => ({ index, term, type: EntryType.Normal, data: new Uint8Array(1536 * 1024).fill(index) });
+    const appends: Promise<void>[] = [];
+    let next = 1;
+    for (const count of [1, 50, 3, 500, 2]) {
+      appends.push(logs[0]!.append(makeEntries(next, count, 2)), logs[1]!.append(makeEntries(next, count, 3)));
+      next += count;
+    }
+    appends.push(logs[0]!.append([large(next, 2)]), logs[1]!.append([large(next, 3), ...makeEntries(next + 1, 4, 3)]));
+    await Promise.all(appends);
+    await Promise.all(logs.map((log) => log.close()));
+    const reopened = await Promise.all(dirs.map((dir) => SegmentLog.open(dir, { cacheBytes: 0 })));
+    const sameAs = (log: SegmentLog, index: number, term: number): boolean => {
+      const [read, written] = [log.entry(index)!, makeEntry(index, term)];
+      return read.term === term && read.type === written.type && Buffer.from(read.data).equals(Buffer.from(written.data));
+    };
+    for (const [i, log] of reopened.entries()) {
+      const term = i === 0 ? 2 : 3;
+      for (let index = 1; index < next; index++) assert.ok(sameAs(log, index, term), `log ${i}, entry ${index}`);
+      const big = log.entry(next)!;
+      assert.equal(big.data.byteLength, 1536 * 1024);
+      assert.ok(big.data.every((byte) => byte === (next & 0xff)), `log ${i}: the large entry reads back whole`);
+    }
+    assert.deepEqual([reopened[0]!.lastIndex(), reopened[1]!.lastIndex()], [next, next + 4]);
+    for (let index = next + 1; index <= next + 4; index++) assert.ok(sameAs(reopened[1]!, index, 3), `log 1, entry ${index}`);
+    await Promise.all(reopened.map((log) => log.close()));
+  } finally {
+    for (const dir of dirs) removeDir(dir);
   }
 });

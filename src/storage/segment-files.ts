@@ -24,6 +24,21 @@ import { writeLogMeta, type LogMeta } from "./segment-log-meta.js";
 
 /** How far ahead of its records the segment being appended to is extended. */
 const PREALLOCATION_STEP_BYTES = 4 * 1024 * 1024;
+/** Batches up to this size are encoded in one buffer shared by every log of the process. */
+const MAX_SHARED_ENCODE_BYTES = 1024 * 1024;
+
+/**
+ * Where a batch's records are encoded before their write. The write is
+ * synchronous, so one buffer serves every log of the process: an append then
+ * allocates nothing, and leaves the GC no large buffer to account for.
+ */
+let sharedEncodeBuffer = new Uint8Array(0);
+
+function encodeBuffer(bytes: number): Uint8Array {
+  if (bytes > MAX_SHARED_ENCODE_BYTES) return new Uint8Array(bytes);
+  if (sharedEncodeBuffer.length < bytes) sharedEncodeBuffer = new Uint8Array(Math.min(MAX_SHARED_ENCODE_BYTES, Math.max(bytes, 2 * sharedEncodeBuffer.length)));
+  return sharedEncodeBuffer.subarray(0, bytes);
+}
 
 export class SegmentFiles {
   /** The file size of the last segment, preallocated space included. */
@@ -98,8 +113,8 @@ export class SegmentFiles {
         bytes += recordBytes(entries[to]!);
         to++;
       }
-      const buf = new Uint8Array(bytes);
-      const view = new DataView(buf.buffer);
+      const buf = encodeBuffer(bytes);
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
       let offset = 0;
       for (let i = from; i < to; i++) offset = encodeRecord(view, buf, offset, entries[i]!);
       this.preallocate(segment, segment.sizeBytes + bytes);
