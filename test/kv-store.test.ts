@@ -33,7 +33,7 @@ function filled(...keys: string[]): KvStore {
 }
 
 function eventsText(events: readonly KvChangeEvent[]): string[] {
-  return events.map((e) => `${e.type} ${e.keyName}${e.value === null ? "" : `=${text(e.value)}`}`);
+  return events.map((e) => `${e.type} ${e.keyName}${e.value === null ? "" : `=${e.value}`}`);
 }
 
 test("put, get, multiGet and containsKey; the store keeps copies of what it is given", () => {

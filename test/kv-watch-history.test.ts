@@ -7,8 +7,8 @@ import type { KvChangeEvent } from "../src/kv/kv-store.js";
 import { WatchHistory } from "../src/kv/watch-history.js";
 
 const b = (text: string): Buffer => Buffer.from(text, "utf8");
-/** Keys in these tests are ASCII: their names (keyName, latin1) are the same text. */
-const put = (key: string, value = "v"): KvChangeEvent => ({ type: "put", keyName: key, value: b(value) });
+/** Keys and values in these tests are ASCII: as the store keeps them (latin1 strings) they are the same text. */
+const put = (key: string, value = "v"): KvChangeEvent => ({ type: "put", keyName: key, value });
 const del = (key: string): KvChangeEvent => ({ type: "delete", keyName: key, value: null });
 
 /** "index:type:key" per event, and nextIndex. */

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeKvRequest, decodeKvResponse, decodeWriteBatch, encodeKvRequest, encodeKvResponse, encodeWriteBatch } from "../kv/kv-codec.js";
-import { KeyTree } from "../kv/kv-key-tree.js";
+import { KeyTree, storedValue, valueBytes } from "../kv/kv-key-tree.js";
 import type { LockRecord } from "../kv/kv-lock-table.js";
 import { KV_SNAPSHOT_FILE, readKvSnapshot, writeKvSnapshot, type KvSnapshotContents } from "../kv/kv-snapshot.js";
 import { KvStore } from "../kv/kv-store.js";
@@ -82,7 +82,7 @@ function plainOf(contents: KvSnapshotContents): PlainSnapshot {
   return {
     timeMs: contents.timeMs,
     lastFencingToken: store.lastFencingToken,
-    data: [...store.dataEntries()],
+    data: [...store.dataEntries()].map(([key, value]) => [key, valueBytes(value)] as const),
     sequences: [...store.sequenceEntries()],
     locks: [...store.lockEntries()],
     sessions: [...sessions.snapshots()],
@@ -95,7 +95,7 @@ function contentsOf(plain: PlainSnapshot): KvSnapshotContents {
     for (const [key, value] of entries) keyTree.set(key, value);
     return keyTree;
   };
-  const store = new KvStore({ data: tree(plain.data.map(([key, value]) => [key, Buffer.from(value)])), sequences: tree(plain.sequences), locks: tree(plain.locks), fencingCounter: plain.lastFencingToken });
+  const store = new KvStore({ data: tree(plain.data.map(([key, value]) => [key, storedValue(value)])), sequences: tree(plain.sequences), locks: tree(plain.locks), fencingCounter: plain.lastFencingToken });
   const sessions = new ClientSessions();
   for (const session of plain.sessions) sessions.restore(session);
   return { timeMs: plain.timeMs, store, sessions };

@@ -112,9 +112,30 @@ export function ownedBytes(bytes: Uint8Array): Buffer {
 
 /** The key as the trees hold it: a latin1 string, one char per byte, ordered and prefixed as the bytes are. */
 export function keyName(key: Uint8Array): string {
-  return (Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength)).toString("latin1");
+  return latin1(key);
 }
 
 export function keyBytes(key: string): Buffer {
   return Buffer.from(key, "latin1");
+}
+
+/**
+ * A value as the store keeps it: its own copy (a value decoded from a log
+ * entry or a request is a view into it), as a latin1 string. A string lives
+ * in the engine's heap, which the collector compacts. A Buffer copy lands in
+ * an 8 KiB pool shared with the next values, and one live value keeps its
+ * whole pool: after 512,000 random overwrites of 100,000 values of 256 bytes,
+ * pools of 100 MB held 26 MB of values (ad hoc, process.memoryUsage after gc).
+ */
+export function storedValue(bytes: Uint8Array): string {
+  return latin1(bytes);
+}
+
+/** A stored value as bytes, a copy for the caller. */
+export function valueBytes(stored: string): Buffer {
+  return Buffer.from(stored, "latin1");
+}
+
+function latin1(bytes: Uint8Array): string {
+  return (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).toString("latin1");
 }

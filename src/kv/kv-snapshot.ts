@@ -19,7 +19,7 @@ import type { SnapshotReader } from "../storage/snapshot-reader.js";
 import { BinaryReader } from "../transport/binary.js";
 import { MAX_KEY_BYTES, MAX_LOCK_OWNER_BYTES, MAX_VALUE_BYTES, type WriteResult } from "./commands.js";
 import { readWriteResult, writeWriteResult } from "./kv-result-codec.js";
-import { compareKeys, KeyTree, ownedBytes } from "./kv-key-tree.js";
+import { compareKeys, KeyTree, ownedBytes, storedValue, valueBytes } from "./kv-key-tree.js";
 import type { LockRecord } from "./kv-lock-table.js";
 import { KvStore } from "./kv-store.js";
 import { MAX_CLIENT_ID_BYTES } from "./kv-validation.js";
@@ -66,7 +66,7 @@ async function writeRecords(out: FrameFileWriter, contents: KvSnapshotContents):
   for (const [key, value] of store.dataEntries()) {
     records().u8(Record.data);
     records().bytes(key);
-    records().bytes(value);
+    records().bytes(valueBytes(value));
     await endRecord();
   }
   for (const [key, value] of store.sequenceEntries()) {
@@ -120,7 +120,7 @@ export async function readKvSnapshot(reader: SnapshotReader, sessionOptions: Ses
 class ContentsBuilder {
   private previousTag = 0;
   private header: { timeMs: number; fencingCounter: number } | null = null;
-  private readonly data = new KeyTree<Buffer>();
+  private readonly data = new KeyTree<string>();
   private readonly sequences = new KeyTree<number>();
   private readonly locks = new KeyTree<LockRecord>();
   private readonly sessions: ClientSessions;
@@ -150,7 +150,7 @@ class ContentsBuilder {
         return;
       }
       case Record.data:
-        this.data.set(this.key(records), this.bytes(records, "value", MAX_VALUE_BYTES));
+        this.data.set(this.key(records), this.value(records));
         return;
       case Record.sequence:
         this.sequences.set(this.key(records), records.u53());
@@ -230,6 +230,12 @@ class ContentsBuilder {
     const value = records.bytes();
     if (value.length > maxBytes) this.fail(`a ${what} of ${value.length} bytes is above ${maxBytes}`);
     return ownedBytes(value);
+  }
+
+  private value(records: BinaryReader): string {
+    const value = records.bytes();
+    if (value.length > MAX_VALUE_BYTES) this.fail(`a value of ${value.length} bytes is above ${MAX_VALUE_BYTES}`);
+    return storedValue(value);
   }
 
   private string(records: BinaryReader, what: string, maxBytes: number): string {

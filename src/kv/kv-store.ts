@@ -6,10 +6,10 @@
  * limit, a sequence past 2^53) is an error result, never a throw.
  *
  * Operations must be well-formed (kv-validation.ts); the decoders guarantee
- * it. Results and events hold the store's own buffers: never modify them.
+ * it. Results hold copies of the values; events hold the store's own strings.
  */
 import { MAX_VALUE_BYTES, type KvEntry, type ReadOp, type ReadResult, type WatchEvent, type WriteOp, type WriteResult } from "./commands.js";
-import { compareKeys, keyName, KeyTree, ownedBytes } from "./kv-key-tree.js";
+import { compareKeys, keyName, KeyTree, storedValue, valueBytes } from "./kv-key-tree.js";
 import { LockTable, type LockRecord } from "./kv-lock-table.js";
 import { OK_RESULT, errorResult } from "./kv-results.js";
 
@@ -22,7 +22,8 @@ import { OK_RESULT, errorResult } from "./kv-results.js";
 export interface KvChangeEvent {
   readonly type: WatchEvent["type"];
   readonly keyName: string;
-  readonly value: Buffer | null;
+  /** As the store keeps it (storedValue); null for a delete. */
+  readonly value: string | null;
 }
 
 export interface WriteOutcome {
@@ -33,7 +34,7 @@ export interface WriteOutcome {
 
 /** Everything the store holds, as a snapshot writes and reads it. */
 export interface KvStoreContents {
-  readonly data: KeyTree<Buffer>;
+  readonly data: KeyTree<string>;
   readonly sequences: KeyTree<number>;
   readonly locks: KeyTree<LockRecord>;
   readonly fencingCounter: number;
@@ -43,7 +44,7 @@ const NO_EVENTS: readonly KvChangeEvent[] = Object.freeze([]);
 const EMPTY_VALUE = Buffer.alloc(0);
 
 export class KvStore {
-  private readonly data: KeyTree<Buffer>;
+  private readonly data: KeyTree<string>;
   private readonly sequences: KeyTree<number>;
   private readonly locks: LockTable;
 
@@ -70,8 +71,8 @@ export class KvStore {
     return this.locks.lastFencingToken;
   }
 
-  /** For a snapshot: the live tables, in key order; nothing may change them while they are read. */
-  dataEntries(): IterableIterator<[Uint8Array, Buffer]> {
+  /** For a snapshot: the live tables, in key order (values as stored: valueBytes gives their bytes); nothing may change them while they are read. */
+  dataEntries(): IterableIterator<[Uint8Array, string]> {
     return this.data.entries();
   }
 
@@ -90,8 +91,8 @@ export class KvStore {
       case "putAll":
         return { result: OK_RESULT, events: op.entries.map((entry) => this.put(entry.key, entry.value)) };
       case "getAndPut": {
-        const before = this.data.get(op.key) ?? null;
-        return { result: { type: "value", value: before }, events: [this.put(op.key, op.value)] };
+        const before = this.data.get(op.key);
+        return { result: { type: "value", value: before === undefined ? null : valueBytes(before) }, events: [this.put(op.key, op.value)] };
       }
       case "compareAndPut":
         return this.compareAndPutAll([op]);
@@ -99,7 +100,7 @@ export class KvStore {
         return this.compareAndPutAll(op.entries);
       case "putIfAbsent": {
         const before = this.data.get(op.key);
-        if (before !== undefined) return { result: { type: "value", value: before }, events: NO_EVENTS };
+        if (before !== undefined) return { result: { type: "value", value: valueBytes(before) }, events: NO_EVENTS };
         return { result: { type: "value", value: null }, events: [this.put(op.key, op.value)] };
       }
       case "merge":
@@ -137,9 +138,9 @@ export class KvStore {
   read(op: ReadOp): ReadResult {
     switch (op.type) {
       case "get":
-        return { type: "value", value: this.data.get(op.key) ?? null };
+        return { type: "value", value: this.valueOf(op.key) };
       case "multiGet":
-        return { type: "values", values: op.keys.map((key) => this.data.get(key) ?? null) };
+        return { type: "values", values: op.keys.map((key) => this.valueOf(key)) };
       case "containsKey":
         return { type: "bool", value: this.data.has(op.key) };
       case "scan":
@@ -147,11 +148,16 @@ export class KvStore {
     }
   }
 
+  private valueOf(key: Uint8Array): Buffer | null {
+    const stored = this.data.get(key);
+    return stored === undefined ? null : valueBytes(stored);
+  }
+
   private put(key: Uint8Array, value: Uint8Array): KvChangeEvent {
     const name = keyName(key);
-    const ownedValue = ownedBytes(value);
-    this.data.setNamed(name, ownedValue);
-    return { type: "put", keyName: name, value: ownedValue };
+    const stored = storedValue(value);
+    this.data.setNamed(name, stored);
+    return { type: "put", keyName: name, value: stored };
   }
 
   private delete(key: Uint8Array): KvChangeEvent | null {
@@ -163,7 +169,7 @@ export class KvStore {
   private compareAndPutAll(entries: readonly { key: Uint8Array; expect: Uint8Array | null; value: Uint8Array }[]): WriteOutcome {
     for (const entry of entries) {
       const current = this.data.get(entry.key);
-      const holds = entry.expect === null ? current === undefined : current !== undefined && compareKeys(current, entry.expect) === 0;
+      const holds = entry.expect === null ? current === undefined : current === storedValue(entry.expect);
       if (!holds) return { result: { type: "bool", value: false }, events: NO_EVENTS };
     }
     return { result: { type: "bool", value: true }, events: entries.map((entry) => this.put(entry.key, entry.value)) };
@@ -175,7 +181,7 @@ export class KvStore {
     if (mergedBytes > MAX_VALUE_BYTES) {
       return { result: errorResult("EINVAL", `merge: the value would grow to ${mergedBytes} bytes, above MAX_VALUE_BYTES ${MAX_VALUE_BYTES}; nothing was written`), events: NO_EVENTS };
     }
-    const merged = before === undefined ? ownedBytes(suffix) : Buffer.concat([before, suffix], mergedBytes);
+    const merged = (before ?? "") + storedValue(suffix);
     const name = keyName(key);
     this.data.setNamed(name, merged);
     return { result: OK_RESULT, events: [{ type: "put", keyName: name, value: merged }] };
@@ -206,7 +212,7 @@ export class KvStore {
     if (end !== null && compareKeys(start, end) >= 0) return entries;
     for (const [key, value] of this.data.entries(start)) {
       if (entries.length >= limit || (end !== null && compareKeys(key, end) >= 0)) break;
-      entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
+      entries.push({ key, value: keysOnly ? EMPTY_VALUE : valueBytes(value) });
     }
     return entries;
   }
@@ -218,7 +224,7 @@ export class KvStore {
     const pairs = this.data.entriesBelow(end ?? undefined);
     for (const [key, value] of pairs) {
       if (entries.length >= limit || compareKeys(key, start) < 0) break;
-      entries.push({ key, value: keysOnly ? EMPTY_VALUE : value });
+      entries.push({ key, value: keysOnly ? EMPTY_VALUE : valueBytes(value) });
     }
     return entries;
   }

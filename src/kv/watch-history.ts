@@ -14,7 +14,7 @@
  */
 import { RaftError } from "../errors.js";
 import type { WatchEvent, WatchResult } from "./commands.js";
-import { BTree, keyBytes, keyName } from "./kv-key-tree.js";
+import { BTree, keyBytes, keyName, valueBytes } from "./kv-key-tree.js";
 import type { KvChangeEvent } from "./kv-store.js";
 import { errorResult } from "./kv-results.js";
 import { MAX_WATCH_HISTORY_EVENTS } from "./kv-validation.js";
@@ -137,7 +137,7 @@ export class WatchHistory {
       const { index, changes } = this.records[i]!;
       if (found.length >= maxEvents) return { type: "events", events: found, nextIndex: found.at(-1)!.index + 1 };
       for (const change of changes) {
-        if (prefix ? change.keyName.startsWith(wanted) : change.keyName === wanted) found.push({ index, type: change.type, key: keyBytes(change.keyName), value: change.value });
+        if (prefix ? change.keyName.startsWith(wanted) : change.keyName === wanted) found.push({ index, type: change.type, key: keyBytes(change.keyName), value: change.value === null ? null : valueBytes(change.value) });
       }
     }
     return { type: "events", events: found, nextIndex: Math.max(fromIndex, this.lastIndex + 1) };
@@ -230,9 +230,9 @@ export class WatchHistory {
   }
 }
 
-/** A key name has one char per byte. */
+/** Key names and stored values have one char per byte. */
 function eventBytes(event: KvChangeEvent): number {
-  return EVENT_OVERHEAD_BYTES + event.keyName.length + (event.value?.byteLength ?? 0);
+  return EVENT_OVERHEAD_BYTES + event.keyName.length + (event.value?.length ?? 0);
 }
 
 function boundedInteger(value: number, name: string, max: number): number {
