@@ -15,9 +15,8 @@ import { OK_RESULT, errorResult } from "./kv-results.js";
 
 /**
  * A change a write made, for watchers; the state machine adds the log index.
- * The key is the store's name for it (keyName: a latin1 string), not a copy
- * of its bytes: the watch history keeps every change, and a string is the
- * cheapest thing to keep.
+ * Key and value are the store's own strings (keyName, storedValue), not
+ * copies: the watch history keeps every change.
  */
 export interface KvChangeEvent {
   readonly type: WatchEvent["type"];
@@ -181,7 +180,8 @@ export class KvStore {
     if (mergedBytes > MAX_VALUE_BYTES) {
       return { result: errorResult("EINVAL", `merge: the value would grow to ${mergedBytes} bytes, above MAX_VALUE_BYTES ${MAX_VALUE_BYTES}; nothing was written`), events: NO_EVENTS };
     }
-    const merged = (before ?? "") + storedValue(suffix);
+    // Through bytes, not string concatenation: a value merged into many times would be a deep rope.
+    const merged = storedValue(before === undefined ? suffix : Buffer.concat([valueBytes(before), suffix], mergedBytes));
     const name = keyName(key);
     this.data.setNamed(name, merged);
     return { result: OK_RESULT, events: [{ type: "put", keyName: name, value: merged }] };

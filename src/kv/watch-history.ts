@@ -1,12 +1,12 @@
 /**
  * The recent changes of the store, for watchers: the changes of each log
- * index as the store made them (one record per index, the keys as the store's
- * strings, the values shared with it), in log order, bounded by count and
- * bytes. Watch answers build their events from these when asked. The oldest log index's events go first,
- * all of them at once, so an index is either whole in the history or not at
- * all; an index whose events alone pass the bounds is not kept. A watcher
- * asking from an index older than the history holds learns so (ECOMPACTED)
- * instead of missing events silently.
+ * index as the store made them (one record per index, keys and values as the
+ * store's strings), in log order, bounded by count and bytes; watch answers
+ * build their events from them. The oldest log index's events go first, all
+ * of them at once, so an index is either whole in the history or not at all;
+ * an index whose events alone pass the bounds is not kept. A watcher asking
+ * from an index older than the history holds learns so (ECOMPACTED) instead
+ * of missing events silently.
  *
  * Not replicated state: after a restart or a snapshot load the history starts
  * at the applied index. Watchers wait for new indexes through waitForIndex(),
@@ -137,7 +137,8 @@ export class WatchHistory {
       const { index, changes } = this.records[i]!;
       if (found.length >= maxEvents) return { type: "events", events: found, nextIndex: found.at(-1)!.index + 1 };
       for (const change of changes) {
-        if (prefix ? change.keyName.startsWith(wanted) : change.keyName === wanted) found.push({ index, type: change.type, key: keyBytes(change.keyName), value: change.value === null ? null : valueBytes(change.value) });
+        if (prefix ? !change.keyName.startsWith(wanted) : change.keyName !== wanted) continue;
+        found.push({ index, type: change.type, key: keyBytes(change.keyName), value: change.value === null ? null : valueBytes(change.value) });
       }
     }
     return { type: "events", events: found, nextIndex: Math.max(fromIndex, this.lastIndex + 1) };
