@@ -124,8 +124,8 @@ export function keyBytes(key: string): Buffer {
  * entry or a request is a view into it), as a latin1 string. A string lives
  * in the engine's heap, which the collector compacts. A Buffer copy lands in
  * an 8 KiB pool shared with the next values, and one live value keeps its
- * whole pool: after 512,000 random overwrites of 100,000 values of 256 bytes,
- * pools of 100 MB held 26 MB of values (ad hoc, process.memoryUsage after gc).
+ * whole pool: random overwrites then leave most of the pools' bytes dead but
+ * held (npm run bench:kv-memory; the README gives the figures).
  */
 export function storedValue(bytes: Uint8Array): string {
   return latin1(bytes);

@@ -7,10 +7,8 @@
  * The segment being appended to is extended ahead of its records, 4 MiB at a
  * time (sparse; recovery reads the zeros after the last record as its end).
  * Most appends then write inside the file, so their fdatasync need not also
- * journal a new file size: on this project's test machine that made the
- * flush of a small record about a third faster, and of an 80 KB batch about
- * a fifth, with three logs flushing at once. The step bounds the zeros a
- * restart after a crash reads. A segment is cut back to its records when the
+ * journal a new file size. The step bounds the zeros a restart after a crash
+ * reads. A segment is cut back to its records when the
  * next one starts and when the log closes.
  */
 import fs from "node:fs";
