@@ -150,7 +150,7 @@ class ContentsBuilder {
         return;
       }
       case Record.data:
-        this.data.set(this.key(records), this.value(records));
+        this.data.set(this.key(records), storedValue(this.bytes(records, "value", MAX_VALUE_BYTES)));
         return;
       case Record.sequence:
         this.sequences.set(this.key(records), records.u53());
@@ -219,23 +219,17 @@ class ContentsBuilder {
   }
 
   private key(records: BinaryReader): Buffer {
-    const key = this.bytes(records, "key", MAX_KEY_BYTES);
+    const key = ownedBytes(this.bytes(records, "key", MAX_KEY_BYTES));
     if (this.previousKey !== null && compareKeys(this.previousKey, key) >= 0) this.fail("its keys are not in ascending order");
     this.previousKey = key;
     return key;
   }
 
-  /** A copy: the frame's buffer is not kept. */
+  /** A view into the frame, checked: the caller copies what it keeps (the frame's buffer is not kept). */
   private bytes(records: BinaryReader, what: string, maxBytes: number): Buffer {
     const value = records.bytes();
     if (value.length > maxBytes) this.fail(`a ${what} of ${value.length} bytes is above ${maxBytes}`);
-    return ownedBytes(value);
-  }
-
-  private value(records: BinaryReader): string {
-    const value = records.bytes();
-    if (value.length > MAX_VALUE_BYTES) this.fail(`a value of ${value.length} bytes is above ${MAX_VALUE_BYTES}`);
-    return storedValue(value);
+    return value;
   }
 
   private string(records: BinaryReader, what: string, maxBytes: number): string {

@@ -6,9 +6,9 @@
  * segment-files.ts). What a crash can leave is repaired, with a warning: a
  * torn or truncated tail of the last segment is cut; segments of an older
  * generation (an interrupted reset) or wholly before the first index (an
- * interrupted truncatePrefix) are deleted. Anything else is damage: ECORRUPT naming the
- * file and the byte offset, and nothing is touched. Repairs start only once
- * the whole log has been verified.
+ * interrupted truncatePrefix) are deleted. Anything else is damage: ECORRUPT
+ * naming the file and the byte offset, and nothing is touched. Repairs start
+ * only once the whole log has been verified.
  */
 import fs from "node:fs";
 import path from "node:path";
