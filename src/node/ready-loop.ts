@@ -72,8 +72,8 @@ export class ReadyLoop {
     if (ready.softState !== null) this.host.onSoftState(ready.softState);
     this.host.send(ready.messages);
     // The transport writes this turn's sends on the next tick; the log write below blocks this
-    // thread for the pwrite, so let the leader's appends leave first: a commit waits for the
-    // followers' flush more than for ours.
+    // thread for the pwrite, so let the leader's appends leave first and the followers' flushes
+    // start as early as they can. (Writing ours first measured no faster end to end.)
     if (ready.messages.length > 0 && ready.entries.length > 0) await nextTick();
     const writes: Promise<void>[] = [];
     if (ready.snapshot !== null) {
