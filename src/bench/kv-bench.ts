@@ -4,13 +4,15 @@
  * loopback with fsync on is loaded with 100,000 keys of 16 bytes and 256-byte
  * values; then, after a warm-up, put is measured with 1, 16 and 256 requests in
  * flight and linearizable get with 256. Each phase prints ops/s, p50/p99/p99.9
- * latency and the CPU of the client and of the servers. First it measures
- * the replication floor (kv/floor.ts): the same round trip without Raft. The
- * last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
+ * latency and the CPU of the client and of the servers. Right before and right
+ * after put with 1 in flight it measures the replication floor (kv/floor.ts),
+ * the same round trip without Raft: this machine's flush time drifts by minutes,
+ * so only a floor taken beside the phase says what the phase could have cost.
+ * The last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
-import { measureFloor } from "./kv/floor.js";
+import { measureFloor, type FloorResult } from "./kv/floor.js";
 import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
 import { startTsraft } from "./kv/tsraft-cluster.js";
 
@@ -19,6 +21,7 @@ const VALUE_BYTES = 256;
 const LOAD_IN_FLIGHT = 256;
 /** About one put's append frame from leader to follower (key, value, session fields, framing). */
 const FLOOR_MESSAGE_BYTES = 432;
+const FLOOR_BASE_PORT = 19170;
 const PHASES: readonly Pick<Phase, "op" | "inFlight">[] = [
   { op: "put", inFlight: 1 },
   { op: "put", inFlight: 16 },
@@ -78,24 +81,33 @@ async function measure(driver: KvDriver, workload: Workload, args: Args): Promis
   console.log(`${driver.name}: loaded ${workload.keyCount} keys in ${((performance.now() - loadStartMs) / 1000).toFixed(1)} s`);
   const figures: Figures = { put: {}, get: {} };
   for (const phase of PHASES) {
+    const besideFloor = phase.inFlight === 1;
+    const floorBefore = besideFloor ? await floor(args) : null;
     const result = await runPhase(driver, workload, { ...phase, warmupMs: args.warmupSecs * 1000, measureMs: args.durationSecs * 1000 });
     figures[phase.op][String(phase.inFlight)] = result;
     console.log(
       `${driver.name}: ${phase.op} with ${String(phase.inFlight).padStart(3)} in flight: ${result.opsPerSec} ops/s, ` +
         `p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, p99.9 ${result.p999Ms} ms; CPU client ${result.clientCpuPct}%, servers ${result.serverCpuPct}%`,
     );
+    if (floorBefore !== null) {
+      const floorAfter = await floor(args);
+      console.log(
+        `${driver.name}: floor beside put with 1 in flight: p50 ${floorBefore.p50Ms} ms before, ${floorAfter.p50Ms} ms after ` +
+          `(p99 ${floorBefore.p99Ms} and ${floorAfter.p99Ms} ms); the put cannot go below it`,
+      );
+    }
   }
   return figures;
+}
+
+/** One write of an append's size replicated without Raft (client, leader and two followers as processes, each flushing its file). */
+function floor(args: Args): Promise<FloorResult> {
+  return measureFloor(FLOOR_BASE_PORT, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs();
   const workload = workloadOf(args.keys);
-  const floor = await measureFloor(19170, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
-  console.log(
-    `floor: one write of ${FLOOR_MESSAGE_BYTES} bytes replicated without Raft (client, leader and two followers as processes, ` +
-      `each flushing its file): p50 ${floor.p50Ms} ms, p99 ${floor.p99Ms} ms; put with 1 in flight cannot go below this here`,
-  );
   const results = new Map<string, Figures>();
   for (const system of args.systems) {
     const driver = system === "tsraft" ? await startTsraft(19181) : await startEtcd(19379);
