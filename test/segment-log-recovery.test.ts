@@ -132,6 +132,7 @@ test("preallocation: a large segment is extended 4 MiB ahead of its records, not
 
 test("preallocation: the segment being appended to is extended with zeros, cut back on roll and close, and a crash's zeros reopen cleanly", async () => {
   const dir = tempDir("prealloc");
+  const crashed = tempDir("prealloc-crash");
   try {
     const log = await SegmentLog.open(dir, { maxSegmentBytes: SEGMENT_BYTES });
     await log.append(makeEntries(1, 3, 1));
@@ -143,7 +144,6 @@ test("preallocation: the segment being appended to is extended with zeros, cut b
     assert.equal(open.at(-1), SEGMENT_BYTES);
     assert.ok(open.slice(0, -1).every((size) => size < SEGMENT_BYTES), `rolled segments are cut back: ${open.join()}`);
     // A copy taken now is what a kill -9 leaves: the last segment still holds its zeros.
-    const crashed = tempDir("prealloc-crash");
     for (const name of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, name), path.join(crashed, name));
     await log.close();
     assert.ok(sizes().at(-1)! < SEGMENT_BYTES, "close cuts the last segment back to its records");
@@ -164,9 +164,9 @@ test("preallocation: the segment being appended to is extended with zeros, cut b
     await padded.close();
     fs.appendFileSync(first, Buffer.concat([Buffer.alloc(100), Buffer.from([1])]));
     await assert.rejects(SegmentLog.open(crashed, { maxSegmentBytes: SEGMENT_BYTES }), (err: unknown) => err instanceof RaftError && err.code === "ECORRUPT");
-    removeDir(crashed);
   } finally {
     removeDir(dir);
+    removeDir(crashed);
   }
 });
 
