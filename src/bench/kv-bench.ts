@@ -21,7 +21,11 @@ const VALUE_BYTES = 256;
 const LOAD_IN_FLIGHT = 256;
 /** About one put's append frame from leader to follower (key, value, session fields, framing). */
 const FLOOR_MESSAGE_BYTES = 432;
-const FLOOR_BASE_PORT = 19170;
+/** From --base-port: the floor's three processes, then tsraft's three servers, then etcd's three members (a client and a peer port each). */
+const FLOOR_PORT_OFFSET = 0;
+const TSRAFT_PORT_OFFSET = 3;
+const ETCD_PORT_OFFSET = 6;
+const PORTS_USED = 12;
 const PHASES: readonly Pick<Phase, "op" | "inFlight">[] = [
   { op: "put", inFlight: 1 },
   { op: "put", inFlight: 16 },
@@ -36,12 +40,21 @@ interface Args {
   readonly warmupSecs: number;
   readonly durationSecs: number;
   readonly systems: readonly ("tsraft" | "etcd")[];
+  readonly basePort: number;
 }
 
 function positiveNumber(text: string): number {
   const value = Number(text);
   if (!(value > 0) || !Number.isFinite(value)) throw new InvalidArgumentError(`expected a positive number, got "${text}"`);
   return value;
+}
+
+function basePortFlag(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1024 || port + PORTS_USED - 1 > 65535) {
+    throw new InvalidArgumentError(`expected a port from 1024 to ${65536 - PORTS_USED} (the bench uses ${PORTS_USED} ports from it), got "${text}"`);
+  }
+  return port;
 }
 
 function systemsFlag(text: string): ("tsraft" | "etcd")[] {
@@ -57,15 +70,16 @@ function parseArgs(): Args {
     .option("--warmup-secs <s>", "warm-up of each phase", positiveNumber, 2)
     .option("--duration-secs <s>", "measured window of each phase", positiveNumber, 10)
     .option("--systems <list>", "tsraft, etcd, or tsraft,etcd (default: both when etcd is installed)", systemsFlag)
+    .option("--base-port <port>", `the first of the ${PORTS_USED} loopback ports the bench listens on`, basePortFlag, 19170)
     .parse();
-  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[] }>();
+  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number }>();
   const installed = etcdInstalled();
   if (options.systems?.includes("etcd") && !installed) {
     throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
   }
   if (options.systems === undefined && !installed) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
   const systems = options.systems ?? (installed ? ["tsraft", "etcd"] : ["tsraft"]);
-  return { keys: Math.floor(options.keys), warmupSecs: options.warmupSecs, durationSecs: options.durationSecs, systems };
+  return { keys: Math.floor(options.keys), warmupSecs: options.warmupSecs, durationSecs: options.durationSecs, systems, basePort: options.basePort };
 }
 
 function workloadOf(keyCount: number): Workload {
@@ -102,7 +116,7 @@ async function measure(driver: KvDriver, workload: Workload, args: Args): Promis
 
 /** One write of an append's size replicated without Raft (client, leader and two followers as processes, each flushing its file). */
 function floor(args: Args): Promise<FloorResult> {
-  return measureFloor(FLOOR_BASE_PORT, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
+  return measureFloor(args.basePort + FLOOR_PORT_OFFSET, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
 }
 
 async function main(): Promise<void> {
@@ -110,7 +124,7 @@ async function main(): Promise<void> {
   const workload = workloadOf(args.keys);
   const results = new Map<string, Figures>();
   for (const system of args.systems) {
-    const driver = system === "tsraft" ? await startTsraft(19181) : await startEtcd(19379);
+    const driver = system === "tsraft" ? await startTsraft(args.basePort + TSRAFT_PORT_OFFSET) : await startEtcd(args.basePort + ETCD_PORT_OFFSET);
     try {
       results.set(system, await measure(driver, workload, args));
     } finally {
