@@ -1,0 +1,75 @@
+/**
+ * `npm run bench` in miniature: a few hundred keys and sub-second phases, so
+ * that the command the README's figures come from keeps running end to end
+ * and keeps the issue's JSON shape. The figures themselves come from the full
+ * run (README, "Benchmark beside etcd"), not from here.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { once } from "node:events";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const BENCH = fileURLToPath(new URL("../src/bench/kv-bench.js", import.meta.url));
+const PORTS_USED = 12;
+const FIGURES = ["opsPerSec", "p50Ms", "p99Ms", "p999Ms", "clientCpuPct", "serverCpuPct"];
+
+const run = promisify(execFile);
+
+async function portFree(port: number): Promise<boolean> {
+  const server = net.createServer();
+  server.listen(port, "127.0.0.1");
+  const [outcome] = await Promise.race([once(server, "listening").then(() => ["free"]), once(server, "error").then(() => ["busy"])]);
+  if (outcome === "free") await new Promise((resolve) => server.close(resolve));
+  return outcome === "free";
+}
+
+/** A base port whose whole range binds right now. */
+async function freeRange(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const free = await Promise.all(Array.from({ length: PORTS_USED }, (_, i) => portFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${PORTS_USED} consecutive free ports found`);
+}
+
+test("the KV benchmark runs end to end and ends with the issue's JSON line", { timeout: 120_000 }, async () => {
+  const basePort = await freeRange();
+  const args = [BENCH, "--systems", "tsraft", "--keys", "300", "--warmup-secs", "0.2", "--duration-secs", "0.3", "--base-port", String(basePort)];
+  const { stdout } = await run(process.execPath, args, { timeout: 100_000 });
+  const lines = stdout.trim().split("\n");
+
+  const figures = JSON.parse(lines.at(-1)!) as Record<string, Record<string, Record<string, number>>>;
+  assert.deepEqual(Object.keys(figures).sort(), ["get", "put"]);
+  assert.deepEqual(Object.keys(figures.put!).sort(), ["1", "16", "256"]);
+  assert.deepEqual(Object.keys(figures.get!), ["256"]);
+  for (const [op, byInFlight] of Object.entries(figures)) {
+    for (const [inFlight, result] of Object.entries(byInFlight)) {
+      const where = `${op} with ${inFlight} in flight`;
+      assert.deepEqual(Object.keys(result).sort(), [...FIGURES].sort(), where);
+      assert.ok(result.opsPerSec! > 0, `${where}: ${JSON.stringify(result)}`);
+      assert.ok(result.p50Ms! > 0 && result.p50Ms! <= result.p99Ms! && result.p99Ms! <= result.p999Ms!, `${where}: ${JSON.stringify(result)}`);
+    }
+  }
+
+  const floor = /^tsraft: floor beside put with 1 in flight: p50 ([\d.]+) ms before, ([\d.]+) ms after/m.exec(stdout);
+  assert.ok(floor !== null, stdout);
+  assert.ok(Number(floor[1]) > 0 && Number(floor[2]) > 0, floor[0]);
+});
+
+test("the KV benchmark refuses a wrong flag with what it expected", async () => {
+  const attempt = (args: string[]) => run(process.execPath, [BENCH, ...args], { timeout: 30_000 });
+  await assert.rejects(attempt(["--systems", "redis"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /unknown system "redis"; expected tsraft, etcd or both/);
+    return true;
+  });
+  await assert.rejects(attempt(["--base-port", "65530"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /expected a port from 1024 to 65524/);
+    return true;
+  });
+});
