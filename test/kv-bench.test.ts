@@ -73,3 +73,21 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
     return true;
   });
 });
+
+test("the KV benchmark stops with the server that could not start when one of its ports is taken", { timeout: 90_000 }, async () => {
+  const basePort = await freeRange();
+  // Another program on a server's port: it hangs up on everyone (the other servers dial it as their peer).
+  const squatter = net.createServer((socket) => socket.destroy()).listen(basePort + 3, "127.0.0.1");
+  await once(squatter, "listening");
+  try {
+    const args = [BENCH, "--systems", "tsraft", "--keys", "10", "--warmup-secs", "0.1", "--duration-secs", "0.1", "--base-port", String(basePort)];
+    await assert.rejects(run(process.execPath, args, { timeout: 80_000 }), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr ?? "", new RegExp(`tsraft server 127\\.0\\.0\\.1:${basePort + 3} exited at start \\(is its port in use\\? see --base-port\\)`));
+      assert.match(error.stderr ?? "", /EADDRINUSE/);
+      return true;
+    });
+  } finally {
+    await new Promise((resolve) => squatter.close(resolve));
+  }
+});

@@ -14,6 +14,7 @@ import type { KvDriver } from "./load-generator.js";
 
 const MEMBERS = 3;
 const READY_TIMEOUT_MS = 30_000;
+const READY_ATTEMPT_TIMEOUT_MS = 2_000;
 
 export function etcdInstalled(): boolean {
   return spawnSync("etcd", ["--version"], { stdio: "ignore" }).status === 0;
@@ -50,7 +51,7 @@ export async function startEtcd(basePort: number): Promise<KvDriver> {
     client.close();
     await Promise.all(
       children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
+        if (hasExited(child)) return;
         const closed = once(child, "close");
         child.kill("SIGTERM");
         await closed;
@@ -60,9 +61,16 @@ export async function startEtcd(basePort: number): Promise<KvDriver> {
   };
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
+    // Two members make a quorum: a third that could not start (its port taken) would go unnoticed.
+    const exited = names.filter((_, i) => hasExited(children[i]!));
+    if (exited.length > 0) {
+      await stop();
+      throw new Error(`etcd member ${exited.join(", ")} exited at start (is its port in use? see --base-port):\n${output.join("").slice(-2000)}`);
+    }
     try {
-      await client.put("tsraft-bench-ready").value("1");
-      break;
+      // The client sets no deadline of its own: a member port held by another program would hold this put forever.
+      await withTimeout(client.put("tsraft-bench-ready").value("1").exec(), READY_ATTEMPT_TIMEOUT_MS);
+      if (!children.some(hasExited)) break;
     } catch (error) {
       if (Date.now() > deadline) {
         await stop();
@@ -82,4 +90,16 @@ export async function startEtcd(basePort: number): Promise<KvDriver> {
     },
     close: stop,
   };
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -9,7 +9,13 @@ const CLOCK_TICKS_PER_SEC = 100;
 
 /** User plus system CPU of `pid` so far, in milliseconds. */
 export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`server process ${pid} has exited: a server of the cluster died during the run`);
+    throw error;
+  }
   // The command name (field 2) may hold spaces; the fields after its closing parenthesis do not.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const userTicks = Number(fields[11]);

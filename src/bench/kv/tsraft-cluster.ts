@@ -35,6 +35,12 @@ export async function startTsraft(basePort: number): Promise<KvDriver> {
     await stop();
     throw new Error(`the tsraft cluster did not become ready: ${String(error)}\n${output.join("\n")}`);
   }
+  // Two servers make a quorum: a third that could not start (its port taken) would go unnoticed.
+  const exited = servers.filter((server) => !server.running);
+  if (exited.length > 0) {
+    await stop();
+    throw new Error(`tsraft server ${exited.map((server) => server.address).join(", ")} exited at start (is its port in use? see --base-port):\n${output.join("\n")}`);
+  }
   return {
     name: "tsraft",
     serverPids: servers.map((server) => server.pid),
