@@ -26,10 +26,13 @@ async function portFree(port: number): Promise<boolean> {
   return outcome === "free";
 }
 
-/** A base port whose whole range binds right now. */
+/** Linux's ephemeral ports start here: other tests' connections and listen(0) servers take theirs above it. */
+const EPHEMERAL_PORTS_START = 32_768;
+
+/** A base port whose whole range binds right now, below the ephemeral ports so no connection takes one meanwhile. */
 async function freeRange(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 20_000 + Math.floor(Math.random() * (EPHEMERAL_PORTS_START - 20_000 - PORTS_USED));
     const free = await Promise.all(Array.from({ length: PORTS_USED }, (_, i) => portFree(base + i)));
     if (free.every(Boolean)) return base;
   }
