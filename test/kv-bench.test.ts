@@ -18,12 +18,12 @@ const FIGURES = ["opsPerSec", "p50Ms", "p99Ms", "p999Ms", "clientCpuPct", "serve
 
 const run = promisify(execFile);
 
-async function portFree(port: number): Promise<boolean> {
-  const server = net.createServer();
-  server.listen(port, "127.0.0.1");
-  const [outcome] = await Promise.race([once(server, "listening").then(() => ["free"]), once(server, "error").then(() => ["busy"])]);
-  if (outcome === "free") await new Promise((resolve) => server.close(resolve));
-  return outcome === "free";
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
 }
 
 /** Linux's ephemeral ports start here: other tests' connections and listen(0) servers take theirs above it. */
