@@ -72,7 +72,7 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
   });
   await assert.rejects(attempt(["--base-port", "65530"]), (error: { code?: number; stderr?: string }) => {
     assert.equal(error.code, 1);
-    assert.match(error.stderr ?? "", /expected a port from 1024 to 65524/);
+    assert.match(error.stderr ?? "", /--base-port must be a whole number from 1024 to 65524/);
     return true;
   });
 });

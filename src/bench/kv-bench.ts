@@ -11,6 +11,7 @@
  * The last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
  */
 import { Command, InvalidArgumentError } from "commander";
+import { wholeNumberFlag } from "../bin/flag-parser.js";
 import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
 import { measureFloor, type FloorResult } from "./kv/floor.js";
 import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
@@ -49,14 +50,6 @@ function positiveNumber(text: string): number {
   return value;
 }
 
-function basePortFlag(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 1024 || port + PORTS_USED - 1 > 65535) {
-    throw new InvalidArgumentError(`expected a port from 1024 to ${65536 - PORTS_USED} (the bench uses ${PORTS_USED} ports from it), got "${text}"`);
-  }
-  return port;
-}
-
 function systemsFlag(text: string): ("tsraft" | "etcd")[] {
   const systems = text.split(",").map((s) => s.trim());
   for (const system of systems) if (system !== "tsraft" && system !== "etcd") throw new InvalidArgumentError(`unknown system "${system}"; expected tsraft, etcd or both (tsraft,etcd)`);
@@ -70,7 +63,7 @@ function parseArgs(): Args {
     .option("--warmup-secs <s>", "warm-up of each phase", positiveNumber, 2)
     .option("--duration-secs <s>", "measured window of each phase", positiveNumber, 10)
     .option("--systems <list>", "tsraft, etcd, or tsraft,etcd (default: both when etcd is installed)", systemsFlag)
-    .option("--base-port <port>", `the first of the ${PORTS_USED} loopback ports the bench listens on`, basePortFlag, 19170)
+    .option("--base-port <port>", `the first of the ${PORTS_USED} loopback ports the bench listens on`, wholeNumberFlag("--base-port", 1024, 65536 - PORTS_USED), 19170)
     .parse();
   const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number }>();
   const installed = etcdInstalled();

@@ -7,9 +7,11 @@
  * watch history keeps `--watch-events` events (1 leaves the data alone).
  * Prints figures, then one JSON line.
  */
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
+import { wholeNumberFlag } from "../bin/flag-parser.js";
 import { EntryType, type Entry } from "../core/types.js";
-import type { WriteCall } from "../kv/commands.js";
+import { MAX_VALUE_BYTES, type WriteCall } from "../kv/commands.js";
+import { MAX_WATCH_HISTORY_EVENTS } from "../kv/kv-validation.js";
 import { encodeWriteBatch } from "../kv/kv-codec.js";
 import { KvStateMachine } from "../kv/kv-state-machine.js";
 import { BatchIterator } from "../node/apply-iterator.js";
@@ -31,19 +33,13 @@ interface Usage {
   bytesPerKey: number;
 }
 
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("expected a positive integer");
-  return value;
-}
-
 function parseArgs(): Args {
   return new Command("kv-memory-bench")
     .description("the KV state machine's memory for its data, after a load and after random overwrites")
-    .option("--keys <n>", "keys loaded", positiveInteger, 100_000)
-    .option("--overwrites <n>", "random overwrites after the load", positiveInteger, 512_000)
-    .option("--value-bytes <n>", "bytes per value", positiveInteger, 256)
-    .option("--watch-events <n>", "events the watch history keeps", positiveInteger, 1)
+    .option("--keys <n>", "keys loaded", wholeNumberFlag("--keys", 1, Number.MAX_SAFE_INTEGER), 100_000)
+    .option("--overwrites <n>", "random overwrites after the load", wholeNumberFlag("--overwrites", 1, Number.MAX_SAFE_INTEGER), 512_000)
+    .option("--value-bytes <n>", "bytes per value", wholeNumberFlag("--value-bytes", 1, MAX_VALUE_BYTES), 256)
+    .option("--watch-events <n>", "events the watch history keeps", wholeNumberFlag("--watch-events", 1, MAX_WATCH_HISTORY_EVENTS), 1)
     .parse()
     .opts<Args>();
 }
