@@ -90,16 +90,16 @@ export class KvStore {
       case "putAll":
         return { result: OK_RESULT, events: op.entries.map((entry) => this.put(entry.key, entry.value)) };
       case "getAndPut": {
-        const before = this.data.get(op.key);
-        return { result: { type: "value", value: before === undefined ? null : valueBytes(before) }, events: [this.put(op.key, op.value)] };
+        const before = this.valueOf(op.key);
+        return { result: { type: "value", value: before }, events: [this.put(op.key, op.value)] };
       }
       case "compareAndPut":
         return this.compareAndPutAll([op]);
       case "compareAndPutAll":
         return this.compareAndPutAll(op.entries);
       case "putIfAbsent": {
-        const before = this.data.get(op.key);
-        if (before !== undefined) return { result: { type: "value", value: valueBytes(before) }, events: NO_EVENTS };
+        const before = this.valueOf(op.key);
+        if (before !== null) return { result: { type: "value", value: before }, events: NO_EVENTS };
         return { result: { type: "value", value: null }, events: [this.put(op.key, op.value)] };
       }
       case "merge":
