@@ -133,6 +133,39 @@ export function transportContract(name: string, harness: TransportHarness): void
     }),
   );
 
+  test(`${name}: large requests and answers arrive intact, views into larger buffers included`, { timeout: TEST_TIMEOUT_MS }, () =>
+    withTransports(harness, 2, async ([client, server]) => {
+      // Both ways the payload is a view at an offset into a larger buffer, as codecs hand them out.
+      server!.handle("reverse", async (payload) => {
+        const larger = Buffer.alloc(payload.length + 100, 0xee);
+        for (let i = 0; i < payload.length; i++) larger[50 + i] = payload[payload.length - 1 - i]!;
+        return larger.subarray(50, 50 + payload.length);
+      });
+      for (const bytes of [0, 1, 300_000]) {
+        const larger = Buffer.alloc(bytes + 20);
+        for (let i = 0; i < larger.length; i++) larger[i] = (i * 7 + 3) & 0xff;
+        const payload = larger.subarray(7, 7 + bytes);
+        const answer = await client!.request(server!.localAddress!, "reverse", payload);
+        assert.deepEqual(answer, Buffer.from(payload).reverse(), `the ${bytes}-byte payload came back reversed`);
+      }
+    }),
+  );
+
+  test(`${name}: a request or an answer past maxFrameBytes is refused with EINVAL, and the connection serves on`, { timeout: TEST_TIMEOUT_MS }, () =>
+    withTransports(
+      harness,
+      2,
+      async ([client, server]) => {
+        server!.handle("sized", async (payload) => Buffer.alloc(Number(payload.toString())));
+        const address = server!.localAddress!;
+        await assert.rejects(client!.request(address, "sized", Buffer.alloc(70_000)), raftCode("EINVAL", /a "sized" request makes a frame of 700\d\d bytes, above maxFrameBytes 65536; send it in chunks/));
+        await assert.rejects(client!.request(address, "sized", Buffer.from("70000")), raftCode("EINVAL", /the answer of service "sized" makes a frame of 700\d\d bytes, above maxFrameBytes 65536; answer in chunks/));
+        assert.equal((await client!.request(address, "sized", Buffer.from("60000"))).length, 60_000);
+      },
+      { maxFrameBytes: 64 * 1024 },
+    ),
+  );
+
   test(`${name}: a handler's RaftError comes back with its code; unknown services are EINVAL`, { timeout: TEST_TIMEOUT_MS }, () =>
     withTransports(harness, 2, async ([client, server]) => {
       const address = server!.localAddress!;
