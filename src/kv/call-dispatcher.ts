@@ -78,8 +78,8 @@ export class CallDispatcher {
   private leaderRefresh: Promise<NodeId> | null = null;
   /**
    * One timer for every call's deadline, set for the earliest: a timer per call
-   * cost about 15% of the client's CPU per call with 256 in flight. Set while
-   * calls are unsettled (it keeps the process alive for them, as their own timers did).
+   * cost more CPU per call (npm run bench:kv-client). Set while calls are
+   * unsettled (it keeps the process alive for them, as their own timers did).
    */
   private deadlineTimer: NodeJS.Timeout | null = null;
   private deadlineTimerAtMs = Infinity;
