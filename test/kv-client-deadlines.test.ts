@@ -8,20 +8,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RaftError } from "../src/errors.js";
 import { KvClient } from "../src/kv/kv-client.js";
-import { emptyStats, type Transport } from "../src/transport/transport.js";
+import { requestOnlyTransport, type Transport } from "../src/transport/transport.js";
 
 /** Takes every request and answers none (a peer that hangs). */
 function silentTransport(): Transport {
-  return {
-    localAddress: null,
-    registerGroup() {},
-    unregisterGroup() {},
-    sendRaft() {},
-    handle() {},
-    request: () => new Promise<Buffer>(() => {}),
-    stats: emptyStats,
-    close: async () => {},
-  };
+  return requestOnlyTransport(() => new Promise<Buffer>(() => {}));
 }
 
 function activeTimers(): number {

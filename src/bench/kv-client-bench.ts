@@ -14,7 +14,7 @@ import { KvClient } from "../kv/kv-client.js";
 import { decodeKvRequest, encodeKvResponse } from "../kv/kv-codec.js";
 import { KV_SERVICE } from "../kv/kv-service.js";
 import { CLI_SERVICE } from "../node/cli-protocol.js";
-import { emptyStats, type Transport } from "../transport/transport.js";
+import { requestOnlyTransport, type Transport } from "../transport/transport.js";
 
 const KEY_COUNT = 100_000;
 const KEY_BYTES = 16;
@@ -41,7 +41,7 @@ function parseArgs(): Args {
     .opts<Args>();
 }
 
-/** Plays one member that leads the group: the CLI's leader and configuration questions, and every KV call answered at once. */
+/** Plays one member that leads the group: it answers the CLI's leader and configuration questions and every KV request, each on the next turn. */
 function standInTransport(value: Uint8Array): Transport {
   const answerCli = (payload: Uint8Array): unknown => {
     const request = JSON.parse(Buffer.from(payload).toString("utf8")) as { op: string };
@@ -51,25 +51,23 @@ function standInTransport(value: Uint8Array): Transport {
   };
   const answerKv = (payload: Uint8Array): Uint8Array =>
     encodeKvResponse({ results: decodeKvRequest(payload).calls.map((call): KvCallResult => (call.kind === "write" ? { type: "ok" } : { type: "value", value })) });
-  return {
-    localAddress: null,
-    registerGroup() {},
-    unregisterGroup() {},
-    sendRaft() {},
-    handle() {},
-    request: (_address, service, payload) =>
+  const answer = (service: string, payload: Uint8Array): Buffer => {
+    if (service === CLI_SERVICE) return Buffer.from(JSON.stringify(answerCli(payload)));
+    if (service === KV_SERVICE) return Buffer.from(answerKv(payload));
+    throw new Error(`the stand-in transport serves no "${service}"`);
+  };
+  return requestOnlyTransport(
+    (_address, service, payload) =>
       new Promise((resolve, reject) =>
         setImmediate(() => {
           try {
-            resolve(Buffer.from(service === CLI_SERVICE ? JSON.stringify(answerCli(payload)) : service === KV_SERVICE ? answerKv(payload) : []));
+            resolve(answer(service, payload));
           } catch (error) {
             reject(error);
           }
         }),
       ),
-    stats: emptyStats,
-    close: async () => {},
-  };
+  );
 }
 
 async function main(): Promise<void> {

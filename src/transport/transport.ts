@@ -61,6 +61,24 @@ export interface TransportStats {
   openInboundConnections: number;
 }
 
+/**
+ * A Transport that only makes requests, each answered by `request`: what a
+ * client given a transport of its own (a benchmark, a test) needs to stand in
+ * for the network. It hosts no group and serves nothing.
+ */
+export function requestOnlyTransport(request: Transport["request"]): Transport {
+  return {
+    localAddress: null,
+    registerGroup() {},
+    unregisterGroup() {},
+    sendRaft() {},
+    handle() {},
+    request,
+    stats: emptyStats,
+    close: async () => {},
+  };
+}
+
 export function emptyStats(): TransportStats {
   return {
     framesSent: 0,
