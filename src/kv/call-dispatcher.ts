@@ -305,8 +305,7 @@ export class CallDispatcher {
 
   /** Fails the calls whose deadline has come, then waits for the earliest of the others. */
   private expireCalls(): void {
-    this.deadlineTimer = null;
-    this.deadlineTimerAtMs = Infinity;
+    this.disarmDeadlineTimer(); // it fired: clearing it changes nothing, the state is reset
     const nowMs = Date.now();
     let nextMs = Infinity;
     for (const pending of this.unsettled) {
