@@ -39,9 +39,10 @@ async function freeRange(): Promise<number> {
   throw new Error(`no ${PORTS_USED} consecutive free ports found`);
 }
 
-test("the KV benchmark runs end to end and ends with the issue's JSON line", { timeout: 120_000 }, async () => {
+/** A miniature run's output, its tsraft figures checked against the issue's JSON shape. */
+async function miniatureRun(...flags: string[]): Promise<string> {
   const basePort = await freeRange();
-  const args = [BENCH, "--systems", "tsraft", "--keys", "300", "--warmup-secs", "0.2", "--duration-secs", "0.3", "--base-port", String(basePort)];
+  const args = [BENCH, "--systems", "tsraft", "--keys", "300", "--warmup-secs", "0.2", "--duration-secs", "0.3", "--base-port", String(basePort), ...flags];
   const { stdout } = await run(process.execPath, args, { timeout: 100_000 });
   const lines = stdout.trim().split("\n");
 
@@ -61,6 +62,17 @@ test("the KV benchmark runs end to end and ends with the issue's JSON line", { t
   const floor = /^tsraft: floor beside put with 1 in flight: p50 ([\d.]+) ms before, ([\d.]+) ms after/m.exec(stdout);
   assert.ok(floor !== null, stdout);
   assert.ok(Number(floor[1]) > 0 && Number(floor[2]) > 0, floor[0]);
+  return stdout;
+}
+
+test("the KV benchmark runs end to end and ends with the issue's JSON line", { timeout: 120_000 }, async () => {
+  const stdout = await miniatureRun();
+  assert.doesNotMatch(stdout, /--no-sync/);
+});
+
+test("the KV benchmark runs without fdatasync when asked, and says so", { timeout: 120_000 }, async () => {
+  const stdout = await miniatureRun("--no-sync");
+  assert.match(stdout, /^--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes/m);
 });
 
 test("the KV benchmark refuses a wrong flag with what it expected", async () => {
@@ -73,6 +85,11 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
   await assert.rejects(attempt(["--base-port", "65530"]), (error: { code?: number; stderr?: string }) => {
     assert.equal(error.code, 1);
     assert.match(error.stderr ?? "", /--base-port must be a whole number from 1024 to 65524/);
+    return true;
+  });
+  await assert.rejects(attempt(["--no-sync", "--systems", "tsraft,etcd"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /--no-sync measures tsraft only .*: give --systems tsraft or drop --no-sync/);
     return true;
   });
 });

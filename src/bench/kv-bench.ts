@@ -9,6 +9,8 @@
  * the same round trip without Raft: this machine's flush time drifts by minutes,
  * so only a floor taken beside the phase says what the phase could have cost.
  * The last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
+ * With --no-sync, tsraft and the floor run without fdatasync: the difference
+ * from a run with it is what the flushes cost, the rest is the software path.
  */
 import { Command, InvalidArgumentError } from "commander";
 import { wholeNumberFlag } from "../bin/flag-parser.js";
@@ -42,6 +44,7 @@ interface Args {
   readonly durationSecs: number;
   readonly systems: readonly ("tsraft" | "etcd")[];
   readonly basePort: number;
+  readonly sync: boolean;
 }
 
 function positiveNumber(text: string): number {
@@ -64,15 +67,21 @@ function parseArgs(): Args {
     .option("--duration-secs <s>", "measured window of each phase", positiveNumber, 10)
     .option("--systems <list>", "tsraft, etcd, or tsraft,etcd (default: both when etcd is installed)", systemsFlag)
     .option("--base-port <port>", `the first of the ${PORTS_USED} loopback ports the bench listens on`, wholeNumberFlag("--base-port", 1024, 65536 - PORTS_USED), 19170)
+    .option("--no-sync", "tsraft and the floor without fdatasync, to tell the flushes' cost from the software's (tsraft only)")
     .parse();
-  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number }>();
+  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number; sync: boolean }>();
+  if (!options.sync) {
+    if (options.systems?.includes("etcd")) throw new Error("--no-sync measures tsraft only (etcd 3.4 has no such switch): give --systems tsraft or drop --no-sync");
+    console.log("--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes, and the figures are not comparable with etcd's");
+    return { ...options, keys: Math.floor(options.keys), systems: ["tsraft"] };
+  }
   const installed = etcdInstalled();
   if (options.systems?.includes("etcd") && !installed) {
     throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
   }
   if (options.systems === undefined && !installed) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
   const systems = options.systems ?? (installed ? ["tsraft", "etcd"] : ["tsraft"]);
-  return { keys: Math.floor(options.keys), warmupSecs: options.warmupSecs, durationSecs: options.durationSecs, systems, basePort: options.basePort };
+  return { ...options, keys: Math.floor(options.keys), systems };
 }
 
 function workloadOf(keyCount: number): Workload {
@@ -107,9 +116,9 @@ async function measure(driver: KvDriver, workload: Workload, args: Args): Promis
   return figures;
 }
 
-/** One write of an append's size replicated without Raft (client, leader and two followers as processes, each flushing its file). */
+/** One write of an append's size replicated without Raft (client, leader and two followers as processes, each flushing its file unless --no-sync). */
 function floor(args: Args): Promise<FloorResult> {
-  return measureFloor(args.basePort + FLOOR_PORT_OFFSET, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000);
+  return measureFloor(args.basePort + FLOOR_PORT_OFFSET, FLOOR_MESSAGE_BYTES, args.warmupSecs * 1000, args.durationSecs * 1000, args.sync);
 }
 
 async function main(): Promise<void> {
@@ -117,7 +126,7 @@ async function main(): Promise<void> {
   const workload = workloadOf(args.keys);
   const results = new Map<string, Figures>();
   for (const system of args.systems) {
-    const driver = system === "tsraft" ? await startTsraft(args.basePort + TSRAFT_PORT_OFFSET) : await startEtcd(args.basePort + ETCD_PORT_OFFSET);
+    const driver = system === "tsraft" ? await startTsraft(args.basePort + TSRAFT_PORT_OFFSET, args.sync) : await startEtcd(args.basePort + ETCD_PORT_OFFSET);
     try {
       results.set(system, await measure(driver, workload, args));
     } finally {

@@ -4,14 +4,15 @@
  * A follower flushes each message it gets and answers 1 byte; the leader sends
  * each client message to both followers, flushes it itself, and answers the
  * client once its own flush and one follower's answer are in. Flushes are an
- * fdatasync on the thread pool into a preallocated file, as tsraft's log does.
+ * fdatasync on the thread pool into a preallocated file, as tsraft's log does;
+ * with "no-flush" (kv-bench --no-sync) the write alone stands for the flush.
  */
 import fs from "node:fs";
 import net from "node:net";
 
 const PREALLOCATED_BYTES = 64 * 1024 * 1024;
 
-function flushingFile(path: string): (data: Buffer, done: () => void) => void {
+function flushingFile(path: string, flush: boolean): (data: Buffer, done: () => void) => void {
   const fd = fs.openSync(path, "w+", 0o600);
   fs.ftruncateSync(fd, PREALLOCATED_BYTES);
   let position = 0;
@@ -19,6 +20,7 @@ function flushingFile(path: string): (data: Buffer, done: () => void) => void {
     if (position + data.length > PREALLOCATED_BYTES) position = 0;
     fs.writeSync(fd, data, 0, data.length, position);
     position += data.length;
+    if (!flush) return done();
     fs.fdatasync(fd, (error) => {
       if (error) throw error;
       done();
@@ -35,13 +37,13 @@ function listen(port: number, onSocket: (socket: net.Socket) => void): void {
     .listen(port, "127.0.0.1", () => process.send!("listening"));
 }
 
-function follower(port: number, file: string): void {
-  const flush = flushingFile(file);
+function follower(port: number, file: string, flushes: boolean): void {
+  const flush = flushingFile(file, flushes);
   listen(port, (socket) => socket.on("data", (data) => flush(data, () => socket.write(Buffer.of(1)))));
 }
 
-function leader(port: number, followerPorts: number[], file: string): void {
-  const flush = flushingFile(file);
+function leader(port: number, followerPorts: number[], file: string, flushes: boolean): void {
+  const flush = flushingFile(file, flushes);
   const followers = followerPorts.map((p) => ({ socket: net.connect(p, "127.0.0.1").setNoDelay(true), acked: 0 }));
   let sent = 0;
   let pending: { client: net.Socket; seq: number; flushed: boolean } | null = null;
@@ -70,7 +72,8 @@ function leader(port: number, followerPorts: number[], file: string): void {
   );
 }
 
-const [role, port, file, ...followerPorts] = process.argv.slice(2);
-if (role === "follower") follower(Number(port), file!);
-else leader(Number(port), followerPorts.map(Number), file!);
+const [role, flushing, port, file, ...followerPorts] = process.argv.slice(2);
+const flushes = flushing === "flush";
+if (role === "follower") follower(Number(port), file!, flushes);
+else leader(Number(port), followerPorts.map(Number), file!, flushes);
 process.on("disconnect", () => process.exit(0));

@@ -21,18 +21,19 @@ export interface FloorResult {
   readonly p99Ms: number;
 }
 
-export async function measureFloor(basePort: number, messageBytes: number, warmupMs: number, measureMs: number): Promise<FloorResult> {
+/** `flush` false measures the floor without fdatasync, beside a cluster run with --no-sync. */
+export async function measureFloor(basePort: number, messageBytes: number, warmupMs: number, measureMs: number, flush: boolean): Promise<FloorResult> {
   const root = await mkdtemp(join(tmpdir(), "tsraft-bench-floor-"));
   const children: ChildProcess[] = [];
-  const start = async (args: string[]): Promise<void> => {
-    const child = fork(SERVER_SCRIPT, args, { stdio: "ignore" });
+  const start = async (role: string, ...args: string[]): Promise<void> => {
+    const child = fork(SERVER_SCRIPT, [role, flush ? "flush" : "no-flush", ...args], { stdio: "ignore" });
     children.push(child);
     await once(child, "message");
   };
   try {
-    await start(["follower", String(basePort + 1), join(root, "f1")]);
-    await start(["follower", String(basePort + 2), join(root, "f2")]);
-    await start(["leader", String(basePort), join(root, "leader"), String(basePort + 1), String(basePort + 2)]);
+    await start("follower", String(basePort + 1), join(root, "f1"));
+    await start("follower", String(basePort + 2), join(root, "f2"));
+    await start("leader", String(basePort), join(root, "leader"), String(basePort + 1), String(basePort + 2));
     const socket = net.connect(basePort, "127.0.0.1").setNoDelay(true);
     await once(socket, "connect");
     let answered: (() => void) | null = null;

@@ -1,6 +1,7 @@
 /**
  * A fresh three-process tsraft KV cluster on loopback (`tsraft serve`, fsync
- * on, data in a temp folder removed at the end), driven through KvClient.
+ * on unless `sync` is false, data in a temp folder removed at the end), driven
+ * through KvClient.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,13 +13,13 @@ import type { KvDriver } from "./load-generator.js";
 const SERVERS = 3;
 const READY_TIMEOUT_MS = 30_000;
 
-export async function startTsraft(basePort: number): Promise<KvDriver> {
+export async function startTsraft(basePort: number, sync: boolean): Promise<KvDriver> {
   const root = await mkdtemp(join(tmpdir(), "tsraft-bench-kv-"));
   const ids = Array.from({ length: SERVERS }, (_, i) => `127.0.0.1:${basePort + i}`);
   const output: string[] = [];
   const servers = ids.map(
     (id) =>
-      new ChildServer(id, ["serve", "--data", join(root, id.replace(":", "_")), "--server-address", id, "--initial-server-list", ids.join(",")], (line) => {
+      new ChildServer(id, ["serve", "--data", join(root, id.replace(":", "_")), "--server-address", id, "--initial-server-list", ids.join(","), sync ? "--sync" : "--no-sync"], (line) => {
         output.push(`${id}: ${line}`);
         if (output.length > 200) output.shift();
       }),
