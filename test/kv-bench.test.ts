@@ -87,6 +87,11 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
     assert.match(error.stderr ?? "", /--base-port must be a whole number from 1024 to 65524/);
     return true;
   });
+  await assert.rejects(attempt(["--keys", "2.5"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /--keys must be a whole number from 1 to 10000000, got "2.5"/);
+    return true;
+  });
   await assert.rejects(attempt(["--no-sync", "--systems", "tsraft,etcd"]), (error: { code?: number; stderr?: string }) => {
     assert.equal(error.code, 1);
     assert.match(error.stderr ?? "", /--no-sync measures tsraft only .*: give --systems tsraft or drop --no-sync/);
