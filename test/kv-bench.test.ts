@@ -8,7 +8,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { once } from "node:events";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
@@ -75,6 +78,38 @@ test("the KV benchmark runs without fdatasync when asked, and says so", { timeou
   assert.match(stdout, /^--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes/m);
 });
 
+test("the KV benchmark profiles tsraft's servers and client in the phases asked for", { timeout: 120_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), "tsraft-bench-test-"));
+  const profiles = join(root, "profiles");
+  try {
+    const basePort = await freeRange();
+    const args = [BENCH, "--systems", "tsraft", "--keys", "300", "--warmup-secs", "0.2", "--duration-secs", "0.3", "--base-port", String(basePort)];
+    const { stdout } = await run(process.execPath, [...args, "--phases", "put@256", "--cpu-prof", profiles], { timeout: 100_000 });
+
+    const figures = JSON.parse(stdout.trim().split("\n").at(-1)!) as { put: Record<string, unknown>; get: Record<string, unknown> };
+    assert.deepEqual(Object.keys(figures.put), ["256"]);
+    assert.deepEqual(Object.keys(figures.get), []);
+    assert.doesNotMatch(stdout, /put with {3}1 in flight|floor beside/);
+
+    const written = (await readdir(profiles)).sort();
+    const servers = [0, 1, 2].map((i) => `server-127.0.0.1_${basePort + 3 + i}.cpuprofile`);
+    assert.deepEqual(written, ["client.cpuprofile", ...servers].sort());
+    for (const name of written) {
+      const summary = new RegExp(`^CPU profile ${join(profiles, name).replace(/[.]/g, "\\.")}, top functions by self time:\n  busy (\\d+) ms of (\\d+) ms sampled\n( +[\\d.]+%  +\\d+ ms  .+\n){3,}`, "m").exec(stdout);
+      assert.ok(summary !== null, `no summary of ${name} in:\n${stdout}`);
+      assert.ok(Number(summary[1]) > 0 && Number(summary[1]) <= Number(summary[2]), summary[0]);
+    }
+
+    await assert.rejects(run(process.execPath, [...args, "--cpu-prof", profiles], { timeout: 30_000 }), (error: { code?: number; stderr?: string }) => {
+      assert.equal(error.code, 1);
+      assert.match(error.stderr ?? "", /--cpu-prof .*: the folder exists; give a new one/);
+      return true;
+    });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test("the KV benchmark refuses a wrong flag with what it expected", async () => {
   const attempt = (args: string[]) => run(process.execPath, [BENCH, ...args], { timeout: 30_000 });
   await assert.rejects(attempt(["--systems", "redis"]), (error: { code?: number; stderr?: string }) => {
@@ -90,6 +125,16 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
   await assert.rejects(attempt(["--keys", "2.5"]), (error: { code?: number; stderr?: string }) => {
     assert.equal(error.code, 1);
     assert.match(error.stderr ?? "", /--keys must be a whole number from 1 to 10000000, got "2.5"/);
+    return true;
+  });
+  await assert.rejects(attempt(["--phases", "put@1,put@2"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /unknown phase "put@2"; expected some of put@1,put@16,put@256,get@256/);
+    return true;
+  });
+  await assert.rejects(attempt(["--cpu-prof", join(tmpdir(), "never-made"), "--systems", "etcd"]), (error: { code?: number; stderr?: string }) => {
+    assert.equal(error.code, 1);
+    assert.match(error.stderr ?? "", /--cpu-prof profiles tsraft only: give --systems tsraft or drop --cpu-prof/);
     return true;
   });
   await assert.rejects(attempt(["--no-sync", "--systems", "tsraft,etcd"]), (error: { code?: number; stderr?: string }) => {

@@ -11,9 +11,14 @@
  * The last line is tsraft's figures as JSON: {"put":{"1":R,"16":R,"256":R},"get":{"256":R}}.
  * With --no-sync, tsraft and the floor run without fdatasync: the difference
  * from a run with it is what the flushes cost, the rest is the software path.
+ * --phases picks phases (the JSON then holds only those); --cpu-prof DIR writes
+ * V8 CPU profiles of tsraft's servers and client and names their top functions.
  */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { wholeNumberFlag } from "../bin/flag-parser.js";
+import { profileThisProcess, profilesIn, summarizeProfile } from "./kv/cpu-profile.js";
 import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
 import { measureFloor, type FloorResult } from "./kv/floor.js";
 import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
@@ -37,6 +42,9 @@ const PHASES: readonly Pick<Phase, "op" | "inFlight">[] = [
   { op: "put", inFlight: 256 },
   { op: "get", inFlight: 256 },
 ];
+const phaseName = (phase: Pick<Phase, "op" | "inFlight">): string => `${phase.op}@${phase.inFlight}`;
+/** Functions named per profiled process. */
+const PROFILE_TOP_FUNCTIONS = 15;
 
 type Figures = { put: Record<string, PhaseResult>; get: Record<string, PhaseResult> };
 
@@ -47,6 +55,9 @@ interface Args {
   readonly systems: readonly ("tsraft" | "etcd")[];
   readonly basePort: number;
   readonly sync: boolean;
+  readonly phases: readonly Pick<Phase, "op" | "inFlight">[];
+  /** Where the CPU profiles go, or null for none. */
+  readonly cpuProf: string | null;
 }
 
 function positiveNumber(text: string): number {
@@ -61,6 +72,13 @@ function systemsFlag(text: string): ("tsraft" | "etcd")[] {
   return systems as ("tsraft" | "etcd")[];
 }
 
+function phasesFlag(text: string): Pick<Phase, "op" | "inFlight">[] {
+  const names = text.split(",").map((s) => s.trim());
+  const known = PHASES.map(phaseName);
+  for (const name of names) if (!known.includes(name)) throw new InvalidArgumentError(`unknown phase "${name}"; expected some of ${known.join(",")}`);
+  return PHASES.filter((phase) => names.includes(phaseName(phase)));
+}
+
 function parseArgs(): Args {
   const program = new Command("kv-bench")
     .description("the KV store under load, beside etcd")
@@ -70,8 +88,12 @@ function parseArgs(): Args {
     .option("--systems <list>", "tsraft, etcd, or tsraft,etcd (default: both when etcd is installed)", systemsFlag)
     .option("--base-port <port>", `the first of the ${PORTS_USED} loopback ports the bench listens on`, wholeNumberFlag("--base-port", 1024, 65536 - PORTS_USED), 19170)
     .option("--no-sync", "tsraft and the floor without fdatasync, to tell the flushes' cost from the software's (tsraft only)")
+    .option("--phases <list>", `the phases measured, some of ${PHASES.map(phaseName).join(",")}`, phasesFlag, [...PHASES])
+    .option("--cpu-prof <dir>", "write V8 CPU profiles of tsraft's servers and client into this new folder, and name their top functions (tsraft only)")
     .parse();
-  const options = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number; sync: boolean }>();
+  const parsed = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number; sync: boolean; phases: Pick<Phase, "op" | "inFlight">[]; cpuProf?: string }>();
+  const options = { ...parsed, cpuProf: parsed.cpuProf ?? null };
+  if (options.cpuProf !== null && options.systems?.includes("etcd")) throw new Error("--cpu-prof profiles tsraft only: give --systems tsraft or drop --cpu-prof");
   if (!options.sync) {
     if (options.systems?.includes("etcd")) throw new Error("--no-sync measures tsraft only (etcd 3.4 has no such switch): give --systems tsraft or drop --no-sync");
     console.log("--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes, and the figures are not comparable with etcd's");
@@ -81,8 +103,8 @@ function parseArgs(): Args {
   if (options.systems?.includes("etcd") && !installed) {
     throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
   }
-  if (options.systems === undefined && !installed) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
-  const systems = options.systems ?? (installed ? ["tsraft", "etcd"] : ["tsraft"]);
+  if (options.systems === undefined && !installed && options.cpuProf === null) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
+  const systems = options.systems ?? (installed && options.cpuProf === null ? ["tsraft", "etcd"] : ["tsraft"]);
   return { ...options, systems };
 }
 
@@ -98,7 +120,7 @@ async function measure(driver: KvDriver, workload: Workload, args: Args): Promis
   await load(driver, workload, LOAD_IN_FLIGHT);
   console.log(`${driver.name}: loaded ${workload.keyCount} keys in ${((performance.now() - loadStartMs) / 1000).toFixed(1)} s`);
   const figures: Figures = { put: {}, get: {} };
-  for (const phase of PHASES) {
+  for (const phase of args.phases) {
     const besideFloor = phase.inFlight === 1;
     const floorBefore = besideFloor ? await floor(args) : null;
     const result = await runPhase(driver, workload, { ...phase, warmupMs: args.warmupSecs * 1000, measureMs: args.durationSecs * 1000 });
@@ -127,18 +149,45 @@ async function main(): Promise<void> {
   const args = parseArgs();
   const workload = workloadOf(args.keys);
   const results = new Map<string, Figures>();
+  if (args.cpuProf !== null) await newFolder(args.cpuProf);
+  const stopClientProfile = args.cpuProf === null ? null : await profileThisProcess(join(args.cpuProf, "client.cpuprofile"));
   for (const system of args.systems) {
-    const driver = system === "tsraft" ? await startTsraft(args.basePort + TSRAFT_PORT_OFFSET, args.sync) : await startEtcd(args.basePort + ETCD_PORT_OFFSET);
+    const driver =
+      system === "tsraft"
+        ? await startTsraft(args.basePort + TSRAFT_PORT_OFFSET, { sync: args.sync, cpuProfDir: args.cpuProf })
+        : await startEtcd(args.basePort + ETCD_PORT_OFFSET);
     try {
       results.set(system, await measure(driver, workload, args));
     } finally {
       await driver.close();
     }
   }
+  if (stopClientProfile !== null) {
+    await stopClientProfile();
+    await printProfiles(args.cpuProf!);
+  }
   const etcd = results.get("etcd");
   if (etcd !== undefined) console.log(`etcd ${JSON.stringify(etcd)}`);
   const tsraft = results.get("tsraft");
   if (tsraft !== undefined) console.log(JSON.stringify(tsraft));
+}
+
+/** A new folder, so that the profiles of two runs are never mixed. */
+async function newFolder(path: string): Promise<void> {
+  try {
+    await mkdir(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(code === "EEXIST" ? `--cpu-prof ${path}: the folder exists; give a new one` : `--cpu-prof ${path}: cannot create the folder (${String(error)})`);
+  }
+}
+
+/** Each profile's top functions: the servers' are written as they exit, the client's just before. */
+async function printProfiles(dir: string): Promise<void> {
+  for (const path of await profilesIn(dir)) {
+    console.log(`CPU profile ${path}, top functions by self time:`);
+    for (const line of await summarizeProfile(path, PROFILE_TOP_FUNCTIONS)) console.log(`  ${line}`);
+  }
 }
 
 main().catch((error: unknown) => {

@@ -33,8 +33,10 @@ export class ChildServer {
     readonly args: readonly string[],
     onLine: (line: string) => void,
     env: NodeJS.ProcessEnv = process.env,
+    /** Node's own flags (e.g. --cpu-prof), before the script. */
+    nodeArgs: readonly string[] = [],
   ) {
-    this.child = spawn(process.execPath, [TSRAFT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true, env });
+    this.child = spawn(process.execPath, [...nodeArgs, TSRAFT_BIN, ...args], { stdio: ["ignore", "pipe", "pipe", "ipc"], detached: true, env });
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
         this.lastLines.push(line);
