@@ -21,11 +21,10 @@ import { wholeNumberFlag } from "../bin/flag-parser.js";
 import { profileThisProcess, profilesIn, summarizeProfile } from "./kv/cpu-profile.js";
 import { etcdInstalled, startEtcd } from "./kv/etcd-cluster.js";
 import { measureFloor, type FloorResult } from "./kv/floor.js";
-import { load, runPhase, type KvDriver, type Phase, type PhaseResult, type Workload } from "./kv/load-generator.js";
+import { load, runPhase, type KvDriver, type Phase, type PhaseResult } from "./kv/load-generator.js";
 import { startTsraft } from "./kv/tsraft-cluster.js";
+import { workloadOf, type Workload } from "./kv/workload.js";
 
-const KEY_BYTES = 16;
-const VALUE_BYTES = 256;
 const LOAD_IN_FLIGHT = 256;
 /** Every key is made up front as a Buffer: ten million take 1.3 GB in the bench process alone. */
 const MAX_KEYS = 10_000_000;
@@ -106,13 +105,6 @@ function parseArgs(): Args {
   if (options.systems === undefined && !installed && options.cpuProf === null) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
   const systems = options.systems ?? (installed && options.cpuProf === null ? ["tsraft", "etcd"] : ["tsraft"]);
   return { ...options, systems };
-}
-
-function workloadOf(keyCount: number): Workload {
-  const value = Buffer.alloc(VALUE_BYTES);
-  for (let i = 0; i < VALUE_BYTES; i++) value[i] = 97 + (i % 26);
-  const keys = Array.from({ length: keyCount }, (_, n) => Buffer.from(`k${String(n).padStart(KEY_BYTES - 1, "0")}`));
-  return { keyCount, keyOf: (n) => keys[n]!, value };
 }
 
 async function measure(driver: KvDriver, workload: Workload, args: Args): Promise<Figures> {

@@ -15,10 +15,9 @@ import { decodeKvRequest, encodeKvResponse } from "../kv/kv-codec.js";
 import { KV_SERVICE } from "../kv/kv-service.js";
 import { CLI_SERVICE } from "../node/cli-protocol.js";
 import { requestOnlyTransport, type Transport } from "../transport/transport.js";
+import { workloadOf } from "./kv/workload.js";
 
 const KEY_COUNT = 100_000;
-const KEY_BYTES = 16;
-const VALUE_BYTES = 256;
 const WARMUP_MS = 2000;
 /** The one member the stand-in transport plays. */
 const MEMBER = "127.0.0.1:1";
@@ -72,14 +71,13 @@ function standInTransport(value: Uint8Array): Transport {
 
 async function main(): Promise<void> {
   const args = parseArgs();
-  const value = Buffer.alloc(VALUE_BYTES, 97);
-  const keys = Array.from({ length: KEY_COUNT }, (_, n) => Buffer.from(`k${String(n).padStart(KEY_BYTES - 1, "0")}`));
+  const { keyOf, value } = workloadOf(KEY_COUNT);
   const client = new KvClient({ endpoints: MEMBER, transport: standInTransport(value) });
   let calls = 0;
   let stopped = false;
   const worker = async (): Promise<void> => {
     while (!stopped) {
-      const key = keys[Math.floor(Math.random() * KEY_COUNT)]!;
+      const key = keyOf(Math.floor(Math.random() * KEY_COUNT));
       if (args.op === "put") await client.put(key, value);
       else await client.get(key);
       calls++;

@@ -15,8 +15,8 @@ import { MAX_WATCH_HISTORY_EVENTS } from "../kv/kv-validation.js";
 import { encodeWriteBatch } from "../kv/kv-codec.js";
 import { KvStateMachine } from "../kv/kv-state-machine.js";
 import { BatchIterator } from "../node/apply-iterator.js";
+import { benchKey, KEY_BYTES } from "./kv/workload.js";
 
-const KEY_BYTES = 16;
 const BATCH_CALLS = 256;
 const CLIENT_ID = "kv-memory-bench";
 
@@ -59,7 +59,6 @@ function used(): { heap: number; buffers: number } {
 function main(): void {
   const args = parseArgs();
   const value = Buffer.alloc(args.valueBytes, 97);
-  const keyOf = (n: number): Buffer => Buffer.from(`k${String(n).padStart(KEY_BYTES - 1, "0")}`);
   const before = used();
   const machine = new KvStateMachine({ watchHistory: { maxEvents: args.watchEvents } });
   let index = 0;
@@ -67,7 +66,7 @@ function main(): void {
   const apply = (keys: readonly number[]): void => {
     const calls: WriteCall[] = keys.map((n) => {
       seq++;
-      return { kind: "write", clientId: CLIENT_ID, seq, firstUnackedSeq: seq, op: { type: "put", key: keyOf(n), value } };
+      return { kind: "write", clientId: CLIENT_ID, seq, firstUnackedSeq: seq, op: { type: "put", key: benchKey(n), value } };
     });
     const entry: Entry = { index: ++index, term: 1, type: EntryType.Normal, data: encodeWriteBatch({ timeMs: 1, calls }) };
     machine.onApply(new BatchIterator([entry], [null]));

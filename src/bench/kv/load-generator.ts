@@ -6,6 +6,7 @@
  */
 import { build, type Histogram } from "hdr-histogram-js";
 import { ownCpuMs, processCpuMs } from "./process-cpu.js";
+import type { Workload } from "./workload.js";
 
 /** What a benchmark drives: tsraft's KvClient or etcd's client, behind the same two calls. */
 export interface KvDriver {
@@ -33,12 +34,6 @@ export interface Phase {
   readonly inFlight: number;
   readonly warmupMs: number;
   readonly measureMs: number;
-}
-
-export interface Workload {
-  readonly keyCount: number;
-  readonly keyOf: (n: number) => Buffer;
-  readonly value: Buffer;
 }
 
 /** Runs one phase; an operation that fails ends the run with its error (a benchmark must not hide errors). */
