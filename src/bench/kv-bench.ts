@@ -92,19 +92,15 @@ function parseArgs(): Args {
     .parse();
   const parsed = program.opts<{ keys: number; warmupSecs: number; durationSecs: number; systems?: ("tsraft" | "etcd")[]; basePort: number; sync: boolean; phases: Pick<Phase, "op" | "inFlight">[]; cpuProf?: string }>();
   const options = { ...parsed, cpuProf: parsed.cpuProf ?? null };
-  if (options.cpuProf !== null && options.systems?.includes("etcd")) throw new Error("--cpu-prof profiles tsraft only: give --systems tsraft or drop --cpu-prof");
-  if (!options.sync) {
-    if (options.systems?.includes("etcd")) throw new Error("--no-sync measures tsraft only (etcd 3.4 has no such switch): give --systems tsraft or drop --no-sync");
-    console.log("--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes, and the figures are not comparable with etcd's");
-    return { ...options, systems: ["tsraft"] };
-  }
+  const withEtcd = options.systems?.includes("etcd") ?? false;
+  if (options.cpuProf !== null && withEtcd) throw new Error("--cpu-prof profiles tsraft only: give --systems tsraft or drop --cpu-prof");
+  if (!options.sync && withEtcd) throw new Error("--no-sync measures tsraft only (etcd 3.4 has no such switch): give --systems tsraft or drop --no-sync");
+  if (!options.sync) console.log("--no-sync: tsraft and the floor do not fdatasync; a crash could lose acknowledged writes, and the figures are not comparable with etcd's");
+  if (!options.sync || options.cpuProf !== null) return { ...options, systems: ["tsraft"] };
   const installed = etcdInstalled();
-  if (options.systems?.includes("etcd") && !installed) {
-    throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
-  }
-  if (options.systems === undefined && !installed && options.cpuProf === null) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
-  const systems = options.systems ?? (installed && options.cpuProf === null ? ["tsraft", "etcd"] : ["tsraft"]);
-  return { ...options, systems };
+  if (withEtcd && !installed) throw new Error("etcd is not installed: apt-get install etcd-server etcd-client (or --systems tsraft)");
+  if (options.systems === undefined && !installed) console.log("etcd is not installed (apt-get install etcd-server etcd-client): measuring tsraft alone");
+  return { ...options, systems: options.systems ?? (installed ? ["tsraft", "etcd"] : ["tsraft"]) };
 }
 
 async function measure(driver: KvDriver, workload: Workload, args: Args): Promise<Figures> {
