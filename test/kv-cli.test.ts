@@ -93,7 +93,11 @@ test("tsraft serve ×3 (one from YAML) and tsraft kv with --json; --join then ad
       // Flags override the file: --election-timeout-ms stays valid, the rest comes from YAML.
       serve(founders[2]!, ["--config", config, "--election-timeout-ms", "400"]),
     ];
-    for (const server of servers) await waitForOutput(server, /ready: serving KV group "kv"/);
+    for (const server of servers) {
+      // --no-sync by flag or `sync: false` in YAML: the ready line says so, and stderr says what it risks.
+      await waitForOutput(server, /ready: serving KV group "kv" .*, NOT flushed \(--no-sync\)$/m);
+      await waitForOutput(server, /--no-sync: acknowledged writes stay in the page cache .* a crash of this machine .* may lose them; for tests and demos only$/m);
+    }
     const kv = (...args: string[]): Promise<Run> => tsraft("kv", ...args, "--endpoints", list, "--cluster-name", CLUSTER, "--timeout-ms", "10000");
 
     assert.deepEqual(json(await kv("put", "greeting", "hello", "--json")), { key: "greeting", ok: true });

@@ -58,6 +58,10 @@ export function addServeCommand(program: Command): void {
     .action((flags: Record<string, string | boolean | undefined>, self: Command) => serve(flags, self));
 }
 
+/** The end of a --no-sync server's ready line, which kv-bench checks; its stderr also warns what that risks. */
+export const NOT_FLUSHED = "NOT flushed (--no-sync)";
+const NO_SYNC_WARNING = "--no-sync: acknowledged writes stay in the page cache until the kernel writes them out; a crash of this machine (a power loss, a kernel panic; not a crash of this process) may lose them; for tests and demos only";
+
 async function serve(flags: Record<string, string | boolean | undefined>, command: Command): Promise<void> {
   let settings: ServeSettings;
   let credentials: Credentials;
@@ -98,7 +102,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
     return;
   }
   const members = server.node.listPeers();
-  info(`${prefix} ready: serving KV group "${settings.group}" of cluster "${settings.clusterName}" on ${settings.serverAddress}, data in ${settings.data}`);
+  info(`${prefix} ready: serving KV group "${settings.group}" of cluster "${settings.clusterName}" on ${settings.serverAddress}, data in ${settings.data}, ${settings.sync ? "flushed by fdatasync" : NOT_FLUSHED}`);
   if (credentials.clusterSecret === undefined && credentials.tls === undefined) {
     warn(`${prefix} no authentication: any process that reaches ${settings.serverAddress} may vote, append and call the services; give --cluster-secret-file or --tls-cert/--tls-key/--tls-ca (see tsraft serve --help)`);
   }
@@ -107,6 +111,7 @@ async function serve(flags: Record<string, string | boolean | undefined>, comman
   } else {
     info(`${prefix} not a voter yet: waiting to be added, e.g. tsraft admin add-peer --group ${settings.group} --cluster-name ${settings.clusterName} --conf <a running member> --peer ${settings.serverAddress}`);
   }
+  if (!settings.sync) warn(`${prefix} ${NO_SYNC_WARNING}`);
   if (acceptServerFaults((line) => warn(`${prefix} ${line}`))) warn(`${prefix} fault injection is on (${FAULT_INJECTION_ENV}=1): for nemesis runs only`);
   stopOnSignals(server, prefix, info, warn);
 }

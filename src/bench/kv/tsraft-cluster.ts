@@ -7,13 +7,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { ChildServer } from "../../bin/child-server.js";
+import { NOT_FLUSHED } from "../../bin/serve-command.js";
 import { KvClient } from "../../kv/kv-client.js";
 import { profilingNodeArgs } from "./cpu-profile.js";
 import type { KvDriver } from "./load-generator.js";
 
 const SERVERS = 3;
 const READY_TIMEOUT_MS = 30_000;
+const READY_POLL_MS = 20;
 
 export interface TsraftOptions {
   readonly sync: boolean;
@@ -24,12 +27,14 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
   const root = await mkdtemp(join(tmpdir(), "tsraft-bench-kv-"));
   const ids = Array.from({ length: SERVERS }, (_, i) => `127.0.0.1:${basePort + i}`);
   const output: string[] = [];
+  const readyLines = new Map<string, string>();
   const servers = ids.map((id) => {
     const name = id.replace(":", "_");
     const args = ["serve", "--data", join(root, name), "--server-address", id, "--initial-server-list", ids.join(","), sync ? "--sync" : "--no-sync"];
     const keepLine = (line: string): void => {
       output.push(`${id}: ${line}`);
       if (output.length > 200) output.shift();
+      if (/ ready: serving KV group/.test(line)) readyLines.set(id, line);
     };
     return new ChildServer(id, args, keepLine, process.env, cpuProfDir === null ? [] : profilingNodeArgs(cpuProfDir, `server-${name}`));
   });
@@ -49,10 +54,23 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
     throw new Error(`the tsraft cluster did not become ready: ${String(error)}\n${output.join("\n")}`);
   }
   // Two servers make a quorum: a third that could not start (its port taken) would go unnoticed.
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (readyLines.size < SERVERS && servers.every((server) => server.running) && Date.now() < deadline) await delay(READY_POLL_MS);
   const exited = servers.filter((server) => !server.running);
-  if (exited.length > 0) {
+  const silent = servers.filter((server) => server.running && !readyLines.has(server.address));
+  if (exited.length > 0 || silent.length > 0) {
     await stop();
-    throw new Error(`tsraft server ${exited.map((server) => server.address).join(", ")} exited at start (is its port in use? see --base-port):\n${output.join("\n")}`);
+    const problems = [
+      ...(exited.length > 0 ? [`tsraft server ${exited.map((server) => server.address).join(", ")} exited at start (is its port in use? see --base-port)`] : []),
+      ...(silent.length > 0 ? [`tsraft server ${silent.map((server) => server.address).join(", ")} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s`] : []),
+    ];
+    throw new Error(`${problems.join("; ")}:\n${output.join("\n")}`);
+  }
+  // A benchmark with fsync on must not measure a server that skips it, nor the other way round.
+  const wrongFlush = [...readyLines.values()].filter((line) => line.endsWith(NOT_FLUSHED) === sync);
+  if (wrongFlush.length > 0) {
+    await stop();
+    throw new Error(`asked for ${sync ? "--sync" : "--no-sync"}, but a server said otherwise:\n${wrongFlush.join("\n")}`);
   }
   return {
     name: "tsraft",
