@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -18,6 +18,16 @@ import { freePorts } from "./support/kv-cluster.js";
 
 const START = fileURLToPath(new URL("../src/bin/start-cluster.js", import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL("../../package.json", import.meta.url));
+
+/** The arguments of the running `tsraft serve` process for this address, from /proc. */
+async function commandLineOf(serverAddress: string): Promise<string[]> {
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const args = await readFile(`/proc/${pid}/cmdline`, "utf8").then((text) => text.split("\0"), (): string[] => []);
+    if (args.includes("serve") && args[args.indexOf("--server-address") + 1] === serverAddress) return args;
+  }
+  throw new Error(`no tsraft serve process for ${serverAddress}`);
+}
 
 test("npm start: three servers, a leader reported with a status line, a clean stop on SIGINT", { timeout: 60_000 }, async () => {
   const scripts = (JSON.parse(await readFile(PACKAGE_JSON, "utf8")) as { scripts: Record<string, string> }).scripts;
@@ -43,6 +53,10 @@ test("npm start: three servers, a leader reported with a status line, a clean st
     assert.match(output, /npx tsraft kv put greeting hello --endpoints \$E/);
     assert.match(output, /npx tsraft admin get-configuration --group kv --conf \$E/);
     assert.ok(output.includes(`export TSRAFT_CLUSTER_SECRET_FILE=${join(cwd, "data", "cluster.secret")}`), output);
+
+    // Three servers share this machine's cores: V8's helper threads are sized for that (sharedCoresNodeArgs).
+    const poolSize = Math.max(1, Math.floor(availableParallelism() / 3));
+    for (const port of ports) assert.ok((await commandLineOf(`127.0.0.1:${port}`)).includes(`--v8-pool-size=${poolSize}`), `server ${port}`);
 
     child.kill("SIGINT");
     const [code] = (await closed) as [number | null];

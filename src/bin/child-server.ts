@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
@@ -15,6 +16,18 @@ const TSRAFT_BIN = fileURLToPath(new URL("./tsraft.js", import.meta.url));
 const KEPT_LINES = 20;
 /** A server that does not stop this long after SIGTERM is killed. */
 const STOP_TIMEOUT_MS = 10_000;
+
+/**
+ * Node flags for one of `servers` tsraft processes that share this machine's
+ * cores (npm start, the KV benchmark): V8's pool of garbage-collection helper
+ * threads, 4 by default in each process, cut to this process's share of the
+ * cores. On 2 cores with 3 servers, 4 helpers each contend with the servers'
+ * own threads; with 1, put with 256 in flight ran faster in 11 of 13
+ * alternating runs of `npm run bench -- --phases put@256` (README).
+ */
+export function sharedCoresNodeArgs(servers: number): string[] {
+  return [`--v8-pool-size=${Math.max(1, Math.floor(availableParallelism() / servers))}`];
+}
 
 export interface ChildExit {
   readonly code: number | null;

@@ -23,7 +23,7 @@ import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
 import { parseAddress } from "../transport/peer-address.js";
 import { TcpTransport } from "../transport/tcp-transport.js";
 import { plainMessage } from "../transport/protocol.js";
-import { ChildServer } from "./child-server.js";
+import { ChildServer, sharedCoresNodeArgs } from "./child-server.js";
 import { CLUSTER_SECRET_FILE_ENV, ensureClusterSecretFile, loadCredentials, type Credentials } from "./credentials.js";
 
 const EXIT_FAILED = 1;
@@ -64,7 +64,7 @@ const endpoints = addresses.join(",");
 const statusLine = createStatusLine();
 const servers = addresses.map((address, i) => {
   const args = ["serve", "--data", join(flags.dataRoot, String(flags.ports[i])), "--server-address", address, "--initial-server-list", endpoints, "--cluster-secret-file", secretFile];
-  return new ChildServer(address, args, (line) => statusLine.print(line));
+  return new ChildServer(address, args, (line) => statusLine.print(line), process.env, sharedCoresNodeArgs(addresses.length));
 });
 const transport = await TcpTransport.start({ clusterName: DEFAULT_CLUSTER_NAME, ...credentials });
 let ready = false;

@@ -1,6 +1,7 @@
 /**
  * A fresh three-process tsraft KV cluster on loopback (`tsraft serve`, fsync
- * on unless `sync` is false, data in a temp folder removed at the end), driven
+ * on unless `sync` is false, V8's helper threads sized for shared cores as in
+ * npm start, data in a temp folder removed at the end), driven
  * through KvClient. With `cpuProfDir`, each server writes a V8 CPU profile
  * there when it stops.
  */
@@ -8,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { ChildServer } from "../../bin/child-server.js";
+import { ChildServer, sharedCoresNodeArgs } from "../../bin/child-server.js";
 import { NOT_FLUSHED } from "../../bin/serve-command.js";
 import { KvClient } from "../../kv/kv-client.js";
 import { profilingNodeArgs } from "./cpu-profile.js";
@@ -36,7 +37,8 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
       if (output.length > 200) output.shift();
       if (/ ready: serving KV group/.test(line)) readyLines.set(id, line);
     };
-    return new ChildServer(id, args, keepLine, process.env, cpuProfDir === null ? [] : profilingNodeArgs(cpuProfDir, `server-${name}`));
+    const nodeArgs = [...sharedCoresNodeArgs(SERVERS), ...(cpuProfDir === null ? [] : profilingNodeArgs(cpuProfDir, `server-${name}`))];
+    return new ChildServer(id, args, keepLine, process.env, nodeArgs);
   });
   const client = new KvClient({ endpoints: ids, timeoutMs: 30_000 });
   const stop = async (): Promise<void> => {
