@@ -144,20 +144,37 @@ test("the KV benchmark refuses a wrong flag with what it expected", async () => 
   });
 });
 
-test("the KV benchmark stops with the server that could not start when one of its ports is taken", { timeout: 90_000 }, async () => {
-  const basePort = await freeRange();
+/** Runs a miniature bench with other programs on some of tsraft's server ports (0 to 2); resolves with its stderr and how long it took. */
+async function benchWithServerPortsTaken(basePort: number, servers: readonly number[]): Promise<{ stderr: string; elapsedMs: number }> {
   // Another program on a server's port: it hangs up on everyone (the other servers dial it as their peer).
-  const squatter = net.createServer((socket) => socket.destroy()).listen(basePort + 3, "127.0.0.1");
-  await once(squatter, "listening");
+  const squatters = servers.map((server) => net.createServer((socket) => socket.destroy()).listen(basePort + 3 + server, "127.0.0.1"));
+  await Promise.all(squatters.map((squatter) => once(squatter, "listening")));
+  const startedMs = Date.now();
   try {
     const args = [BENCH, "--systems", "tsraft", "--keys", "10", "--warmup-secs", "0.1", "--duration-secs", "0.1", "--base-port", String(basePort)];
+    let stderr = "";
     await assert.rejects(run(process.execPath, args, { timeout: 80_000 }), (error: { code?: number; stderr?: string }) => {
       assert.equal(error.code, 1);
-      assert.match(error.stderr ?? "", new RegExp(`tsraft server 127\\.0\\.0\\.1:${basePort + 3} exited at start \\(is its port in use\\? see --base-port\\)`));
-      assert.match(error.stderr ?? "", /EADDRINUSE/);
+      stderr = error.stderr ?? "";
       return true;
     });
+    return { stderr, elapsedMs: Date.now() - startedMs };
   } finally {
-    await new Promise((resolve) => squatter.close(resolve));
+    await Promise.all(squatters.map((squatter) => new Promise((resolve) => squatter.close(resolve))));
   }
+}
+
+test("the KV benchmark stops with the server that could not start when one of its ports is taken", { timeout: 90_000 }, async () => {
+  const basePort = await freeRange();
+  const { stderr } = await benchWithServerPortsTaken(basePort, [0]);
+  assert.match(stderr, new RegExp(`tsraft server 127\\.0\\.0\\.1:${basePort + 3} exited at start \\(is its port in use\\? see --base-port\\)`));
+  assert.match(stderr, /EADDRINUSE/);
+});
+
+test("the KV benchmark stops at once, not after its 30 s readiness timeout, when every server exits at start", { timeout: 90_000 }, async () => {
+  const basePort = await freeRange();
+  const { stderr, elapsedMs } = await benchWithServerPortsTaken(basePort, [0, 1, 2]);
+  assert.match(stderr, /the tsraft cluster did not become ready: Error: every server exited at start \(are their ports in use\? see --base-port\)/);
+  assert.ok((stderr.match(/EADDRINUSE/g)?.length ?? 0) >= 3, stderr);
+  assert.ok(elapsedMs < 20_000, `took ${elapsedMs} ms`);
 });

@@ -50,7 +50,7 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
   const allExited = Promise.all(servers.map((server) => server.exited)).then(() => "exited" as const);
   try {
     const ready = await Promise.race([client.put("tsraft-bench-ready", "1", { timeoutMs: READY_TIMEOUT_MS }), allExited]);
-    if (ready === "exited") throw new Error("every server exited at start");
+    if (ready === "exited") throw new Error("every server exited at start (are their ports in use? see --base-port)");
   } catch (error) {
     await stop();
     throw new Error(`the tsraft cluster did not become ready: ${String(error)}\n${output.join("\n")}`);
