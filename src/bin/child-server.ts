@@ -23,7 +23,7 @@ const STOP_TIMEOUT_MS = 10_000;
  * threads, 4 by default in each process, cut to this process's share of the
  * cores. On 2 cores with 3 servers, 4 helpers each contend with the servers'
  * own threads; with 1, put with 256 in flight ran faster in 11 of 13
- * alternating runs of `npm run bench -- --phases put@256` (README).
+ * alternating runs (README, "Benchmark beside etcd").
  */
 export function sharedCoresNodeArgs(servers: number): string[] {
   return [`--v8-pool-size=${Math.max(1, Math.floor(availableParallelism() / servers))}`];
