@@ -21,6 +21,7 @@ import { decodeKvResponse, encodeKvRequest } from "./kv-codec.js";
 import { raftErrorOf } from "./kv-errors.js";
 import { KV_SERVICE } from "./kv-service.js";
 import { MAX_CALL_BYTES, callBytes } from "./op-size.js";
+import { SlotSet, type Slotted } from "./slot-set.js";
 
 /** Where a call goes: the leader, or any member of the group. */
 export type CallRoute = "leader" | "any";
@@ -57,7 +58,7 @@ export interface CallOptions {
   readonly solo?: boolean;
 }
 
-interface PendingCall {
+interface PendingCall extends Slotted {
   readonly call: KvCall;
   readonly route: CallRoute;
   readonly solo: boolean;
@@ -72,7 +73,7 @@ interface PendingCall {
 }
 
 export class CallDispatcher {
-  private readonly unsettled = new Set<PendingCall>();
+  private readonly unsettled = new SlotSet<PendingCall>();
   private queued: PendingCall[] = [];
   private flushScheduled = false;
   private leaderRefresh: Promise<NodeId> | null = null;
@@ -120,6 +121,7 @@ export class CallDispatcher {
         attempts: 0,
         redirects: 0,
         lastError: null,
+        slot: -1,
       };
       this.unsettled.add(pending);
       this.armDeadlineTimer(pending.deadlineMs);
@@ -131,7 +133,7 @@ export class CallDispatcher {
   close(): void {
     this.isClosed = true;
     const error = new RaftError("ESHUTDOWN", "the KV client was closed before the call finished");
-    for (const pending of [...this.unsettled]) this.fail(pending, error);
+    for (const pending of this.unsettled.members()) this.fail(pending, error);
   }
 
   private enqueue(pending: PendingCall): void {
@@ -308,7 +310,7 @@ export class CallDispatcher {
     this.disarmDeadlineTimer(); // it fired: clearing it changes nothing, the state is reset
     const nowMs = Date.now();
     let nextMs = Infinity;
-    for (const pending of this.unsettled) {
+    for (const pending of this.unsettled.members()) {
       if (pending.deadlineMs <= nowMs) this.fail(pending, this.timedOut(pending));
       else nextMs = Math.min(nextMs, pending.deadlineMs);
     }
