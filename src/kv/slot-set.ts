@@ -6,11 +6,13 @@
  * Why not a Set: with one, `npm run bench:kv-client -- --windows 1` fell into
  * a slow mode in 5 of 15 runs (7.1 to 9.7 µs of CPU per put, against 2.5 to
  * 4.1 in the others), in which every young-generation collection promoted
- * about 1.5 MB of calls, so the old generation filled with dead ones and was
- * marked over and over; run alternately with those, this set measured 2.4 to
- * 4.7 µs in all 15. A removed member's slot is cleared at once, and the
- * array stops growing at the most calls ever in flight, so nothing holds a
- * finished call for the collector to follow.
+ * about 1.5 MB, so the old generation filled with dead objects and was marked
+ * over and over; run alternately with those, this set measured 2.4 to 4.7 µs
+ * in all 15. A removed member's slot is cleared at once and the array stops
+ * growing at the most calls ever in flight, so this set leaves no reference
+ * to a finished call behind. What the Set left is not proven; likely the hash
+ * tables it drops as it rebuilds under churn, which once in the old
+ * generation keep what they held alive through young collections.
  */
 
 /** A member's slot index; -1 while it is in no set. */
