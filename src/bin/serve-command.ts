@@ -58,6 +58,8 @@ export function addServeCommand(program: Command): void {
     .action((flags: Record<string, string | boolean | undefined>, self: Command) => serve(flags, self));
 }
 
+/** What marks the line a server prints once it serves, for the programs that start servers and wait for it. */
+export const READY_LINE = / ready: serving KV group /;
 /** The end of a --no-sync server's ready line, which kv-bench checks; its stderr also warns what that risks. */
 export const NOT_FLUSHED = "NOT flushed (--no-sync)";
 const NO_SYNC_WARNING = "--no-sync: acknowledged writes stay in the page cache until the kernel writes them out; a crash of this machine (a power loss, a kernel panic; not a crash of this process) may lose them; for tests and demos only";

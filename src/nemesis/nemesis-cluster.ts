@@ -9,6 +9,7 @@
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { ChildServer } from "../bin/child-server.js";
+import { READY_LINE } from "../bin/serve-command.js";
 import { CliService } from "../cli/cli-service.js";
 import type { NodeId } from "../core/types.js";
 import { DEFAULT_CLUSTER_NAME, DEFAULT_KV_GROUP_ID } from "../kv/kv-service.js";
@@ -18,7 +19,6 @@ import { freePorts } from "./free-ports.js";
 import { FAULT_INJECTION_ENV, type ServerFault } from "./server-faults.js";
 
 const READY_TIMEOUT_MS = 30_000;
-const READY_LINE = /ready: serving KV group/;
 
 export interface NemesisClusterOptions {
   readonly nodes: number;

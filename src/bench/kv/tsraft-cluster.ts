@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { ChildServer, sharedCoresNodeArgs } from "../../bin/child-server.js";
-import { NOT_FLUSHED } from "../../bin/serve-command.js";
+import { NOT_FLUSHED, READY_LINE } from "../../bin/serve-command.js";
 import { KvClient } from "../../kv/kv-client.js";
 import { profilingNodeArgs } from "./cpu-profile.js";
 import type { KvDriver } from "./load-generator.js";
@@ -35,7 +35,7 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
     const keepLine = (line: string): void => {
       output.push(`${id}: ${line}`);
       if (output.length > 200) output.shift();
-      if (/ ready: serving KV group/.test(line)) readyLines.set(id, line);
+      if (READY_LINE.test(line)) readyLines.set(id, line);
     };
     const nodeArgs = [...sharedCoresNodeArgs(SERVERS), ...(cpuProfDir === null ? [] : profilingNodeArgs(cpuProfDir, `server-${name}`))];
     return new ChildServer(id, args, keepLine, process.env, nodeArgs);
@@ -58,14 +58,14 @@ export async function startTsraft(basePort: number, { sync, cpuProfDir }: Tsraft
   // Two servers make a quorum: a third that could not start (its port taken) would go unnoticed.
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (readyLines.size < SERVERS && servers.every((server) => server.running) && Date.now() < deadline) await delay(READY_POLL_MS);
+  const addresses = (list: ChildServer[]): string => list.map((server) => server.address).join(", ");
   const exited = servers.filter((server) => !server.running);
   const silent = servers.filter((server) => server.running && !readyLines.has(server.address));
-  if (exited.length > 0 || silent.length > 0) {
+  const problems: string[] = [];
+  if (exited.length > 0) problems.push(`tsraft server ${addresses(exited)} exited at start (is its port in use? see --base-port)`);
+  if (silent.length > 0) problems.push(`tsraft server ${addresses(silent)} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s`);
+  if (problems.length > 0) {
     await stop();
-    const problems = [
-      ...(exited.length > 0 ? [`tsraft server ${exited.map((server) => server.address).join(", ")} exited at start (is its port in use? see --base-port)`] : []),
-      ...(silent.length > 0 ? [`tsraft server ${silent.map((server) => server.address).join(", ")} did not say it was ready within ${READY_TIMEOUT_MS / 1000} s`] : []),
-    ];
     throw new Error(`${problems.join("; ")}:\n${output.join("\n")}`);
   }
   // A benchmark with fsync on must not measure a server that skips it, nor the other way round.
