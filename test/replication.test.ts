@@ -518,7 +518,7 @@ describe("Progress", () => {
     assert.equal(pr.isPaused(2, 1000), true, "a probe is out");
     assert.equal(pr.next, 11, "a probe does not advance next");
     assert.equal(pr.maybeUpdate(12), true);
-    pr.becomeReplicate();
+    pr.becomeReplicate(0);
     assert.deepEqual([pr.state, pr.match, pr.next], ["replicate", 12, 13]);
     pr.sentEntries(14, 10, 2);
     assert.equal(pr.next, 15, "replicate advances next optimistically");
@@ -554,7 +554,7 @@ describe("Progress", () => {
   test("maybeDecreaseTo in replicate: a rejection at or below match is stale, else fall back to match + 1", () => {
     const pr = new Progress(1);
     pr.maybeUpdate(5);
-    pr.becomeReplicate();
+    pr.becomeReplicate(0);
     pr.sentEntries(9, 40, 4);
     assert.equal(pr.maybeDecreaseTo(5, 0), false);
     assert.equal(pr.next, 10);
@@ -581,7 +581,7 @@ describe("Progress", () => {
   test("becomeProbe from replicate drops the window and restarts at match + 1", () => {
     const pr = new Progress(1);
     pr.maybeUpdate(4);
-    pr.becomeReplicate();
+    pr.becomeReplicate(0);
     pr.sentEntries(8, 10, 4);
     pr.becomeProbe();
     assert.deepEqual([pr.state, pr.next, pr.inflights.count, pr.inflights.bytes], ["probe", 5, 0, 0]);

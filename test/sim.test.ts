@@ -30,6 +30,15 @@ for (const [nodes, start] of [[3, 10_000], [5, 20_000], [7, 30_000]] as const) {
   });
 }
 
+test("on a network that reorders, a follower catching up by single-entry appends does not set off a message storm", () => {
+  // Found by `npm run sim -- --seeds 30000 --start 9100000 --ticks 1000`: each rejection of a reordered append put
+  // the follower back in probe, and each late answer from the window before opened a new window at once.
+  for (const seed of [9101595, 9113145]) {
+    const result = runSeed(seed, { faultTicks: 1000 });
+    assert.equal(result.ok, true, `seed ${seed}: ${result.violation?.message ?? ""}\nreplay: npm run sim -- --seed ${seed} --ticks 1000 --trace`);
+  }
+});
+
 test("one seed replays exactly: same events, same trace, same result", () => {
   const traceA: string[] = [];
   const traceB: string[] = [];

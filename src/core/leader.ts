@@ -289,10 +289,14 @@ export class Leadership {
     }
     if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === "probe")) return;
     if (pr.state === "probe") {
-      pr.becomeReplicate();
+      // On a network that reorders, answers to the appends of an earlier window keep coming after a
+      // rejection put the follower back in probe, and each would open a new window at once, whose
+      // answers open more: a storm. One switch to pipelining per tick bounds it; until the next tick the
+      // follower is probed, one append per answer.
+      if (pr.replicateSinceTick !== this.host.now) pr.becomeReplicate(this.host.now);
     } else if (pr.state === "snapshot" && pr.match + 1 >= this.host.log.firstIndex()) {
       pr.becomeProbe();
-      pr.becomeReplicate();
+      pr.becomeReplicate(this.host.now);
     } else if (pr.state === "replicate") {
       pr.inflights.freeUpTo(m.index);
     }

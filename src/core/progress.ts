@@ -69,6 +69,8 @@ export class Progress {
   state: ProgressState = "probe";
   /** In probe: an append is out, wait for its answer (or a heartbeat answer) before the next. */
   probeSent = false;
+  /** The leader's tick of the last switch to replicate: at most one per tick (Leader.handleAppendResponse). */
+  replicateSinceTick = Number.MIN_SAFE_INTEGER;
   /** In snapshot: the index of the snapshot being sent. */
   pendingSnapshot = 0;
   /** Heard from since the last check-quorum round. */
@@ -101,7 +103,9 @@ export class Progress {
     this.inflights.reset();
   }
 
-  becomeReplicate(): void {
+  /** Switches to pipelining at tick `now`. */
+  becomeReplicate(now: number): void {
+    this.replicateSinceTick = now;
     this.state = "replicate";
     this.next = this.match + 1;
     this.probeSent = false;
