@@ -4,7 +4,8 @@ import { RaftError } from "../errors.js";
 export type Bytes = Uint8Array | string;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: text stored with a leading U+FEFF reads back with it.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function toBytes(value: Bytes, what: string): Uint8Array {
   if (value instanceof Uint8Array) return value;

@@ -8,7 +8,8 @@ import { RaftError, type RaftErrorCode } from "../errors.js";
 import { BinaryReader, type BinaryWriter } from "../transport/binary.js";
 import { plainMessage } from "../transport/protocol.js";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a client id or lock owner that starts with U+FEFF keeps it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function writeNullableBytes(writer: BinaryWriter, value: Uint8Array | null): void {
   writer.u8(value === null ? 0 : 1);

@@ -5,7 +5,8 @@
 import { RaftError } from "../errors.js";
 
 const TWO_32 = 0x1_0000_0000;
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF keeps it; the default would drop it and the string would not round-trip.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class BinaryWriter {
   private buffer: Buffer;
