@@ -69,7 +69,7 @@ export class Progress {
   state: ProgressState = "probe";
   /** In probe: an append is out, wait for its answer (or a heartbeat answer) before the next. */
   probeSent = false;
-  /** The leader's tick of the last switch to replicate: at most one per tick (Leader.handleAppendResponse). */
+  /** The leader's tick of the last switch to replicate: at most one per tick (Leadership.handleAppendResponse). */
   replicateSinceTick = Number.MIN_SAFE_INTEGER;
   /** In snapshot: the index of the snapshot being sent. */
   pendingSnapshot = 0;
