@@ -248,6 +248,42 @@ describe("progress states probe -> replicate -> snapshot (§5.3, §7)", () => {
   });
 });
 
+describe("probe and replicate on a network that reorders", () => {
+  test("a follower goes back to pipelining at most once per tick: late answers from an old window keep it probed until the next tick", () => {
+    const c = new TestCluster(["a", "b", "c"], { maxEntriesPerAppend: 1 });
+    const tap = new Tap(c);
+    c.elect("a");
+    const state = (): string => c.core("a").status().progress!["b"]!.state;
+    assert.equal(state(), "replicate");
+    tap.hold = (m) => m.to === "b";
+    tap.clear();
+    for (let i = 0; i < 6; i++) c.propose("a", `e${i}`);
+    const window = tap.held.filter(carriesEntries);
+    assert.equal(window.length, 6, "six single-entry appends in flight to b");
+    const deliver = (m: AppendRequest): void => {
+      tap.release((held) => held === m);
+      c.stabilize();
+    };
+    deliver(window[2]!); // arrives before the two it follows: b rejects it
+    assert.equal(state(), "probe");
+    c.tick(["a"]); // b went to replicate in the election's tick
+    deliver(window[0]!); // its answer proves a match: back to pipelining, in this tick
+    assert.equal(state(), "replicate");
+    deliver(window[4]!); // another early one: rejected again
+    assert.equal(state(), "probe");
+    deliver(window[1]!); // a late answer in the same tick: the match moves, the follower stays probed
+    assert.equal(state(), "probe");
+    assert.equal(c.core("a").status().progress!["b"]!.match, window[1]!.entries[0]!.index);
+    tap.hold = () => false;
+    tap.release();
+    c.stabilize();
+    assert.equal(c.core("b").status().lastIndex, c.core("a").lastIndex(), "probed one append at a time, b still catches up");
+    c.tick(["a"]);
+    c.stabilize();
+    assert.equal(state(), "replicate", "in a later tick an answer switches it back");
+  });
+});
+
 // ------------------------------------------------------------------ flow control
 
 function silentFollowerCluster(options: Record<string, number>): { c: TestCluster; tap: Tap } {
