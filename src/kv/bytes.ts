@@ -1,11 +1,10 @@
 /** Keys and values as the client takes them: bytes, or strings stored as UTF-8. */
 import { RaftError } from "../errors.js";
+import { decodeUtf8 } from "../transport/binary.js";
 
 export type Bytes = Uint8Array | string;
 
 const encoder = new TextEncoder();
-// ignoreBOM: text stored with a leading U+FEFF reads back with it.
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function toBytes(value: Bytes, what: string): Uint8Array {
   if (value instanceof Uint8Array) return value;
@@ -16,7 +15,7 @@ export function toBytes(value: Bytes, what: string): Uint8Array {
 /** The bytes as UTF-8 text; EINVAL when they are not valid UTF-8. */
 export function toText(bytes: Uint8Array): string {
   try {
-    return decoder.decode(bytes);
+    return decodeUtf8(bytes);
   } catch {
     throw new RaftError("EINVAL", `${bytes.byteLength} bytes are not valid UTF-8 text`);
   }
@@ -25,7 +24,7 @@ export function toText(bytes: Uint8Array): string {
 /** The bytes as UTF-8 text, or null when they are not valid UTF-8. */
 export function textOrNull(bytes: Uint8Array): string | null {
   try {
-    return decoder.decode(bytes);
+    return decodeUtf8(bytes);
   } catch {
     return null;
   }

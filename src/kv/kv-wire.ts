@@ -5,11 +5,8 @@
  * nullable bytes.
  */
 import { RaftError, type RaftErrorCode } from "../errors.js";
-import { BinaryReader, type BinaryWriter } from "../transport/binary.js";
+import { BinaryReader, decodeUtf8, type BinaryWriter } from "../transport/binary.js";
 import { plainMessage } from "../transport/protocol.js";
-
-// ignoreBOM: a client id or lock owner that starts with U+FEFF keeps it.
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function writeNullableBytes(writer: BinaryWriter, value: Uint8Array | null): void {
   writer.u8(value === null ? 0 : 1);
@@ -62,13 +59,13 @@ export class FieldReader {
 
   /** A string the caller checks (the validators bound it). */
   rawString(): string {
-    return this.decodeUtf8(this.reader.bytes(), "a string");
+    return this.utf8Field(this.reader.bytes(), "a string");
   }
 
   string(what: string, minBytes: number, maxBytes: number): string {
     const bytes = this.reader.bytes();
     if (bytes.length < minBytes || bytes.length > maxBytes) this.fail(`${what} has ${bytes.length} bytes (must be ${minBytes} to ${maxBytes})`);
-    return this.decodeUtf8(bytes, what);
+    return this.utf8Field(bytes, what);
   }
 
   flag(what: string): boolean {
@@ -95,9 +92,9 @@ export class FieldReader {
     this.reader.end();
   }
 
-  private decodeUtf8(bytes: Buffer, what: string): string {
+  private utf8Field(bytes: Buffer, what: string): string {
     try {
-      return utf8.decode(bytes);
+      return decodeUtf8(bytes);
     } catch {
       return this.fail(`${what} is not valid UTF-8`);
     }

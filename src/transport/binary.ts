@@ -6,7 +6,12 @@ import { RaftError } from "../errors.js";
 
 const TWO_32 = 0x1_0000_0000;
 // ignoreBOM: a string that starts with U+FEFF keeps it; the default would drop it and the string would not round-trip.
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** The project's one UTF-8 decoder for strings that must round-trip: a TypeError on bytes that are not UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
 
 export class BinaryWriter {
   private buffer: Buffer;
@@ -129,7 +134,7 @@ export class BinaryReader {
   string(): string {
     const bytes = this.bytes();
     try {
-      return decoder.decode(bytes);
+      return decodeUtf8(bytes);
     } catch {
       throw new RaftError("ECORRUPT", `${this.what} holds a string that is not valid UTF-8 at offset ${this.offset - bytes.length}`);
     }
