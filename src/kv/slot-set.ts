@@ -23,10 +23,9 @@ export interface Slotted {
 export class SlotSet<T extends Slotted> {
   private readonly slots: (T | undefined)[] = [];
   private readonly free: number[] = [];
-  private count = 0;
 
   get size(): number {
-    return this.count;
+    return this.slots.length - this.free.length;
   }
 
   has(member: T): boolean {
@@ -39,7 +38,6 @@ export class SlotSet<T extends Slotted> {
     const slot = this.free.pop() ?? this.slots.length;
     this.slots[slot] = member;
     member.slot = slot;
-    this.count++;
   }
 
   /** Returns whether it was a member. */
@@ -48,7 +46,6 @@ export class SlotSet<T extends Slotted> {
     this.slots[member.slot] = undefined;
     this.free.push(member.slot);
     member.slot = -1;
-    this.count--;
     return true;
   }
 
