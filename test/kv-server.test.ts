@@ -14,6 +14,7 @@ import { KvClient, toText } from "../src/kv/index.js";
 import { KV_SERVICE } from "../src/kv/kv-service.js";
 import { TcpTransport } from "../src/transport/tcp-transport.js";
 import { KV_TEST_CLUSTER_NAME, KV_TEST_GROUP, KvCluster } from "./support/kv-cluster.js";
+import { runEveryOperation } from "./support/kv-every-operation.js";
 import { codeOf, waitFor } from "./support/node-cluster.js";
 
 const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : toText(bytes));
@@ -45,85 +46,11 @@ test("every KV operation end to end through KvClient", { timeout: 30_000 }, () =
   withCluster(async (cluster) => {
     await cluster.waitLeader();
     const kv = client(cluster);
+    const rival = client(cluster);
     try {
-      assert.equal(await kv.get("a"), null);
-      await kv.put("a", "1");
-      assert.equal(text(await kv.get("a")), "1");
-      assert.equal(text(await kv.get(bytes("a"), { consistency: "lease" })), "1");
-      assert.equal(await kv.containsKey("a"), true);
-      assert.equal(await kv.containsKey("zz"), false);
-      await kv.putAll([
-        { key: "b", value: "2" },
-        { key: "c", value: "3" },
-        { key: "d", value: "4" },
-      ]);
-      assert.deepEqual((await kv.multiGet(["a", "x", "c"])).map(text), ["1", null, "3"]);
-      assert.equal(text(await kv.getAndPut("a", "10")), "1");
-      assert.equal(await kv.getAndPut("new", "n"), null);
-      assert.equal(await kv.compareAndPut("a", "wrong", "11"), false);
-      assert.equal(await kv.compareAndPut("a", "10", "11"), true);
-      assert.equal(await kv.compareAndPut("absent", null, "now"), true);
-      assert.equal(await kv.compareAndPutAll([{ key: "b", expect: "2", value: "20" }, { key: "c", expect: "wrong", value: "30" }]), false);
-      assert.equal(text(await kv.get("b")), "2", "compareAndPutAll writes nothing when one expectation fails");
-      assert.equal(await kv.compareAndPutAll([{ key: "b", expect: "2", value: "20" }, { key: "c", expect: "3", value: "30" }]), true);
-      assert.equal(await kv.putIfAbsent("p", "first"), null);
-      assert.equal(text(await kv.putIfAbsent("p", "second")), "first");
-      await kv.merge("m", "x");
-      await kv.merge("m", "y");
-      assert.equal(text(await kv.get("m")), "xy");
-
-      const keys = (entries: { key: Uint8Array }[]): string[] => entries.map((e) => toText(e.key));
-      assert.deepEqual(keys(await kv.scan("a", "d")), ["a", "absent", "b", "c"]);
-      assert.deepEqual(keys(await kv.scan("b", null, { limit: 2 })), ["b", "c"]);
-      assert.deepEqual(keys(await kv.reverseScan("a", "d")), ["c", "b", "absent", "a"]);
-      const keysOnly = await kv.scan("a", "b", { keysOnly: true });
-      assert.ok(keysOnly.every((entry) => entry.value.byteLength === 0));
-      assert.ok((await kv.scan("a", "c", { consistency: "stale" })).length > 0);
-
-      assert.equal(await kv.delete("new"), true);
-      assert.equal(await kv.delete("new"), false);
-      assert.equal(await kv.deleteAll(["b", "c", "nothing"]), 2);
-      assert.equal(await kv.deleteRange("a", "b"), 2, "a and absent");
-      assert.deepEqual(keys(await kv.scan("", null)), ["d", "m", "p"]);
-
-      assert.deepEqual(await kv.getSequence("seq", 10), { start: 0, end: 10 });
-      assert.deepEqual(await kv.getSequence("seq", 5), { start: 10, end: 15 });
-      assert.deepEqual(await kv.getSequence("seq", 0), { start: 15, end: 15 });
-      assert.equal(await kv.resetSequence("seq"), 15);
-      assert.deepEqual(await kv.getSequence("seq", 1), { start: 0, end: 1 });
-
-      const first = await kv.acquireLock("lock", "alice", 10_000);
-      assert.equal(first.acquired, true);
-      assert.equal(first.owner, "alice");
-      const taken = await kv.acquireLock("lock", "bob", 10_000);
-      assert.equal(taken.acquired, false);
-      assert.equal(taken.owner, "alice");
-      const renewed = await kv.renewLock("lock", "alice", first.token, 20_000);
-      assert.equal(renewed.acquired, true);
-      assert.ok(renewed.expiresAtMs > first.expiresAtMs);
-      assert.equal(await kv.releaseLock("lock", "bob", first.token), false);
-      assert.equal(await kv.releaseLock("lock", "alice", first.token), true);
-
-      const lock = kv.lock("guarded", { leaseMs: 5000 });
-      await lock.lock();
-      const token = lock.fencingToken;
-      assert.ok(token > first.token, "fencing tokens grow with every acquisition");
-      const rival = kv.lock("guarded", { leaseMs: 5000 });
-      assert.equal(await rival.tryLock(), false);
-      assert.equal(await codeOf(rival.lock(200)), "ETIMEDOUT");
-      assert.equal(await lock.unlock(), true);
-      assert.equal(await rival.tryLock(), true);
-      assert.ok(rival.fencingToken > token);
-      assert.equal(await rival.unlock(), true);
-
-      // keepAlive renews the lease: held well past it.
-      const kept = kv.lock("kept", { leaseMs: 300, keepAlive: true });
-      await kept.lock();
-      await new Promise((resolve) => setTimeout(resolve, 900));
-      assert.equal(await kv.lock("kept", { leaseMs: 300 }).tryLock(), false);
-      assert.equal(await kept.unlock(), true);
+      await runEveryOperation(kv, rival);
     } finally {
-      await kv.close();
+      await Promise.all([kv.close(), rival.close()]);
     }
   }),
 );
