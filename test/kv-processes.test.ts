@@ -30,10 +30,8 @@ import {
   sleep,
   waitUntil,
 } from "./support/kv-processes.js";
-import { describeEvent, runEveryOperation } from "./support/kv-every-operation.js";
-
-const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : toText(bytes));
-const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
+import { describeEvent, runEveryOperation, text } from "./support/kv-every-operation.js";
+import { bytes } from "./support/node-cluster.js";
 
 async function withCluster(run: (cluster: KvProcesses) => Promise<void>): Promise<void> {
   const cluster = await KvProcesses.start(3, 500);

@@ -14,11 +14,8 @@ import { KvClient, toText } from "../src/kv/index.js";
 import { KV_SERVICE } from "../src/kv/kv-service.js";
 import { TcpTransport } from "../src/transport/tcp-transport.js";
 import { KV_TEST_CLUSTER_NAME, KV_TEST_GROUP, KvCluster } from "./support/kv-cluster.js";
-import { runEveryOperation } from "./support/kv-every-operation.js";
-import { codeOf, waitFor } from "./support/node-cluster.js";
-
-const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : toText(bytes));
-const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
+import { runEveryOperation, text } from "./support/kv-every-operation.js";
+import { bytes, codeOf, waitFor } from "./support/node-cluster.js";
 
 function client(cluster: KvCluster, endpoints = cluster.endpoints, timeoutMs = 5000): KvClient {
   return new KvClient({ endpoints, clusterName: KV_TEST_CLUSTER_NAME, timeoutMs });

@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import type { WatchEvent } from "../../src/kv/commands.js";
 import { toText, type KvClient } from "../../src/kv/index.js";
-import { codeOf } from "./node-cluster.js";
+import { bytes, codeOf } from "./node-cluster.js";
 
-const text = (bytes: Uint8Array | null): string | null => (bytes === null ? null : toText(bytes));
-const bytes = (value: string): Uint8Array => new TextEncoder().encode(value);
+/** A value as UTF-8 text, null kept. */
+export const text = (value: Uint8Array | null): string | null => (value === null ? null : toText(value));
 const keys = (entries: { key: Uint8Array }[]): string[] => entries.map((e) => toText(e.key));
 
 export function describeEvent(event: WatchEvent): string {
