@@ -282,6 +282,35 @@ describe("probe and replicate on a network that reorders", () => {
     c.stabilize();
     assert.equal(state(), "replicate", "in a later tick an answer switches it back");
   });
+
+  test("a rejection overtaken by a later acknowledgement is stale: its hint lies below the match, and the follower stays pipelined", () => {
+    const c = new TestCluster(["a", "b", "c"], { maxEntriesPerAppend: 1 });
+    const tap = new Tap(c);
+    c.elect("a");
+    const progress = () => c.core("a").status().progress!["b"]!;
+    const before = c.core("b").status().lastIndex;
+    tap.hold = (m) => m.to === "b";
+    tap.clear();
+    for (let i = 0; i < 6; i++) c.propose("a", `e${i}`);
+    const window = tap.held.filter(carriesEntries);
+    tap.hold = (m) => m.to === "b" || (m.type === "appendResp" && m.from === "b" && m.reject);
+    tap.release((m) => m === window[4]); // arrives early: b rejects it, and the rejection is slow
+    c.stabilize();
+    const [rejection] = tap.held.filter((m): m is AppendResponse => m.type === "appendResp");
+    assert.ok(rejection, "b rejected the early append");
+    assert.deepEqual([rejection.index, rejection.hintIndex], [window[4]!.prevIndex, before], "rejected past a gap; hint: b's last index then");
+    tap.release((m) => m === window[0] || m === window[1]);
+    c.stabilize();
+    assert.equal(progress().match, before + 2, "the two appends after the gap were acknowledged first");
+    tap.release((m) => m === rejection);
+    c.stabilize();
+    assert.equal(progress().state, "replicate", "a rejection older than the match does not send b back to probe");
+    assert.equal(progress().next, window[5]!.entries[0]!.index + 1, "nor does it rewind what was sent");
+    tap.hold = () => false;
+    tap.release();
+    c.stabilize();
+    assert.equal(c.core("b").status().lastIndex, c.core("a").lastIndex(), "b catches up");
+  });
 });
 
 // ------------------------------------------------------------------ flow control
@@ -595,6 +624,17 @@ describe("Progress", () => {
     assert.equal(pr.maybeDecreaseTo(5, 0), false);
     assert.equal(pr.next, 10);
     assert.equal(pr.maybeDecreaseTo(7, 6), true);
+    assert.equal(pr.next, 6);
+  });
+
+  test("maybeDecreaseTo in replicate: a rejection whose hint is below match answers an append older than the match, and is stale", () => {
+    const pr = new Progress(1);
+    pr.maybeUpdate(5);
+    pr.becomeReplicate(0);
+    pr.sentEntries(9, 40, 4);
+    assert.equal(pr.maybeDecreaseTo(7, 4), false, "the follower held only 4 when it answered; it acknowledged 5 since");
+    assert.deepEqual([pr.state, pr.next], ["replicate", 10]);
+    assert.equal(pr.maybeDecreaseTo(7, 5), true, "a hint at the match may be fresh: the append after it was lost");
     assert.equal(pr.next, 6);
   });
 

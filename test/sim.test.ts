@@ -39,6 +39,13 @@ test("on a network that reorders, a follower catching up by single-entry appends
   }
 });
 
+test("on a network that reorders, a rejection older than the follower's last acknowledgement does not send it back to probe", () => {
+  // Found by `npm run sim -- --seeds 15000 --start 9900000 --ticks 2000 --nodes 5`: two-entry appends, 256 in flight,
+  // reordered; rejections that answered appends from before the match reset the window again and again (a million events).
+  const result = runSeed(9905406, { faultTicks: 2000, nodes: 5 });
+  assert.equal(result.ok, true, `${result.violation?.message ?? ""}\nreplay: npm run sim -- --seed 9905406 --nodes 5 --ticks 2000 --trace`);
+});
+
 test("one seed replays exactly: same events, same trace, same result", () => {
   const traceA: string[] = [];
   const traceB: string[] = [];

@@ -138,7 +138,9 @@ export class Progress {
    */
   maybeDecreaseTo(rejected: number, matchHint: number): boolean {
     if (this.state === "replicate") {
-      if (rejected <= this.match) return false;
+      // A fresh rejection's hint is never below the match: the follower keeps what it acknowledged.
+      // One below answers an append sent before that acknowledgement (the network reordered it).
+      if (rejected <= this.match || matchHint < this.match) return false;
       this.next = this.match + 1;
       return true;
     }
