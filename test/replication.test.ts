@@ -105,6 +105,25 @@ describe("§5.3 AppendEntries on the follower", () => {
 
 // ------------------------------------------------------------------ cluster-level repair
 
+describe("§5.1 stale terms", () => {
+  test("§5.1: an append or heartbeat of a stale term is answered with the current term, even without pre-vote and check-quorum", () => {
+    // b is no voter in its own configuration, so it never campaigns: the leader hears of b's term only from this answer.
+    const b = new SoloCore("b", { voters: ["a", "c", "d"], outgoing: [], learners: [] }, [1, 1], { term: 5 }, { preVote: false, checkQuorum: false });
+    const stale: Message[] = [
+      append({ term: 3, prevIndex: 2, prevTerm: 1, entries: [entry(3, 3)], commit: 2 }),
+      { type: "heartbeat", from: "a", to: "b", term: 3, commit: 2, readSeq: 1, sentTick: 0, quiesce: false },
+    ];
+    for (const m of stale) {
+      const ready = b.step(m)!;
+      assert.ok(ready, `b answers the stale ${m.type}`);
+      const [resp] = appendResponses(ready.messages);
+      assert.ok(resp, `b answers the stale ${m.type} with an appendResp`);
+      assert.deepEqual([resp.to, resp.term, resp.reject], ["a", 5, true]);
+      assert.equal(b.log.lastIndex(), 2, "and appends nothing");
+    }
+  });
+});
+
 describe("§5.3 conflict repair in a cluster", () => {
   test("§5.3 log matching: a new leader repairs a divergent and a short follower until all logs are identical", () => {
     const c = new TestCluster(["a", "b", "c"]);

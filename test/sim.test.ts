@@ -46,6 +46,13 @@ test("on a network that reorders, a rejection older than the follower's last ack
   assert.equal(result.ok, true, `${result.violation?.message ?? ""}\nreplay: npm run sim -- --seed 9905406 --nodes 5 --ticks 2000 --trace`);
 });
 
+test("without pre-vote and check-quorum, a leader learns the higher term of a member that does not know it was added back", () => {
+  // Found by the same run: a node whose own configuration left it out never campaigned, and it ignored the appends of
+  // the leader's lower term, so the leader never caught it up.
+  const result = runSeed(9906113, { faultTicks: 2000, nodes: 5 });
+  assert.equal(result.ok, true, `${result.violation?.message ?? ""}\nreplay: npm run sim -- --seed 9906113 --nodes 5 --ticks 2000 --trace`);
+});
+
 test("one seed replays exactly: same events, same trace, same result", () => {
   const traceA: string[] = [];
   const traceB: string[] = [];

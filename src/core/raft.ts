@@ -609,9 +609,10 @@ export class RaftCore {
   }
 
   private answerStaleTerm(m: Message): void {
-    if ((this.options.checkQuorum || this.options.preVote) && (m.type === "append" || m.type === "heartbeat")) {
-      // A deposed leader may never hear of the new term otherwise (with pre-vote nobody
-      // disrupts it): tell it, so it steps down.
+    if (m.type === "append" || m.type === "heartbeat") {
+      // A deposed leader may never hear of the new term otherwise: with pre-vote nobody disrupts
+      // it, and a node that is no voter in its own configuration (a learner, or one that missed
+      // being added back) never campaigns. Tell it, so it steps down (§5.1).
       this.send({ type: "appendResp", from: this.id, to: m.from, term: this.#term, reject: true, index: 0, hintIndex: 0, hintTerm: 0 });
     } else if (m.type === "preVote") {
       this.send({ type: "preVoteResp", from: this.id, to: m.from, term: this.#term, reject: true });
