@@ -657,6 +657,35 @@ describe("Progress", () => {
     assert.equal(pr.next, 6);
   });
 
+  test("the window halves at each fresh rejection in replicate and grows by one per acknowledgement", () => {
+    const pr = new Progress(1);
+    pr.maybeUpdate(2);
+    pr.becomeReplicate(0);
+    for (let last = 3; last <= 10; last++) pr.sentEntries(last, 10, 1);
+    assert.equal(pr.isPaused(8, 1e9), true, "the configured bound: 8 in flight");
+    assert.equal(pr.isPaused(256, 1e9), false, "no window yet beyond the configured bound");
+    assert.equal(pr.maybeDecreaseTo(5, 4), true, "a fresh rejection: the follower holds 4, acknowledged 2");
+    assert.equal(pr.windowAppends, 4, "half of the 8 that were in flight");
+    pr.becomeProbe();
+    pr.maybeUpdate(4);
+    pr.becomeReplicate(1);
+    assert.equal(pr.windowAppends, 5, "the probe's acknowledgement grew it by one");
+    for (let last = 5; last <= 9; last++) {
+      assert.equal(pr.isPaused(256, 1e9), false);
+      pr.sentEntries(last, 10, 1);
+    }
+    assert.equal(pr.isPaused(256, 1e9), true, "5 in flight fill a window of 5, well under the configured 256");
+    pr.maybeUpdate(5);
+    pr.inflights.freeUpTo(5); // as the leader does with an acknowledgement in replicate
+    assert.deepEqual([pr.windowAppends, pr.inflights.count, pr.isPaused(256, 1e9)], [6, 4, false], "one acknowledgement frees a slot and adds one");
+    const windows: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      assert.equal(pr.maybeDecreaseTo(7, 5), true);
+      windows.push(pr.windowAppends);
+    }
+    assert.deepEqual(windows, [2, 1, 1], "half of the 4 in flight, then halved again, never below one");
+  });
+
   test("snapshot state pauses; becomeProbe after a snapshot resumes after it", () => {
     const pr = new Progress(50);
     pr.match = 3;

@@ -315,7 +315,7 @@ export class Leadership {
     if (pr.match < this.host.log.lastIndex()) {
       // The follower is behind and may have lost appends: an append (empty if need be)
       // either carries what is missing or draws a rejection that resets the window.
-      if (pr.state === "replicate" && pr.inflights.isFull(this.host.options.maxInflightAppends, this.host.options.maxInflightBytes)) {
+      if (pr.state === "replicate" && pr.windowFull(this.host.options.maxInflightAppends, this.host.options.maxInflightBytes)) {
         pr.inflights.freeFirst();
       }
       this.sendAppend(m.from, pr, true);

@@ -85,6 +85,12 @@ export class Progress {
   /** A commit index the follower waits for (a read it asked for): sent at the next flush even without entries. */
   commitWanted = 0;
   readonly inflights = new Inflights();
+  /**
+   * Appends this follower may have in flight besides the configured bound: halved by each fresh
+   * rejection, grown by one per acknowledgement. On a network that reorders, a full window arrives
+   * out of order and draws a rejection for nearly every append; a small window does not.
+   */
+  windowAppends = Number.POSITIVE_INFINITY;
 
   constructor(next: number) {
     this.next = next;
@@ -127,6 +133,7 @@ export class Progress {
       this.match = index;
       updated = true;
       this.probeSent = false;
+      this.windowAppends += 1;
     }
     this.next = Math.max(this.next, index + 1);
     return updated;
@@ -141,6 +148,7 @@ export class Progress {
       // A fresh rejection's hint is never below the match: the follower keeps what it acknowledged.
       // One below answers an append sent before that acknowledgement (the network reordered it).
       if (rejected <= this.match || matchHint < this.match) return false;
+      this.windowAppends = Math.max(1, Math.floor(Math.min(this.windowAppends, this.inflights.count) / 2));
       this.next = this.match + 1;
       return true;
     }
@@ -163,12 +171,17 @@ export class Progress {
     }
   }
 
+  /** In replicate: no room for another append within the window and the configured bounds. */
+  windowFull(maxInflightAppends: number, maxInflightBytes: number): boolean {
+    return this.inflights.isFull(Math.min(maxInflightAppends, this.windowAppends), maxInflightBytes);
+  }
+
   isPaused(maxInflightAppends: number, maxInflightBytes: number): boolean {
     switch (this.state) {
       case "probe":
         return this.probeSent;
       case "replicate":
-        return this.inflights.isFull(maxInflightAppends, maxInflightBytes);
+        return this.windowFull(maxInflightAppends, maxInflightBytes);
       case "snapshot":
         return true;
     }
